@@ -1,0 +1,3 @@
+"""Differentially private synthetic labelled text from an LLM's next-token logprobs."""
+
+__version__ = "0.1.0"
