@@ -12,6 +12,7 @@ an interrupted write never leaves a half-written dataset.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import tempfile
@@ -29,9 +30,11 @@ __all__ = [
     "FORMATS",
     "detect_format",
     "group_by_label",
+    "label_counts",
     "load_demo",
     "load_records",
     "write_records",
+    "write_text_atomically",
 ]
 
 FORMATS = ("jsonl", "csv", "llamaindex")
@@ -222,8 +225,6 @@ def _serialise(records: Sequence[Example], format: str, text_column: str, label_
         )
         return "".join(line + "\n" for line in lines)
     if format == "csv":
-        import io
-
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=[text_column, label_column], lineterminator="\n")
         writer.writeheader()

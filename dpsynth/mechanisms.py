@@ -30,6 +30,7 @@ __all__ = [
     "STOP_TOKENS",
     "exponential_noisy_argmax",
     "exponential_scale",
+    "gaussian_noise",
     "gaussian_noise_std",
     "gaussian_noisy_argmax",
     "is_stop_token",
@@ -67,6 +68,13 @@ def gaussian_noise_std(sigma: float, num_splits: int) -> float:
     return sigma * math.sqrt(2.0) / _validate_splits(num_splits)
 
 
+def gaussian_noise(
+    shape: int | tuple[int, ...], sigma: float, num_splits: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Draw independent ``N(0, s^2)`` noise with ``s = sigma * sqrt(2) / M``."""
+    return rng.normal(0.0, gaussian_noise_std(sigma, num_splits), size=shape)
+
+
 def gaussian_noisy_argmax(
     merged: np.ndarray, sigma: float, num_splits: int, rng: np.random.Generator
 ) -> np.ndarray | int:
@@ -75,9 +83,7 @@ def gaussian_noisy_argmax(
     Returns an ``int`` for a 1-D ``merged`` and an integer array otherwise.
     """
     merged = np.asarray(merged, dtype=float)
-    std = gaussian_noise_std(sigma, num_splits)
-    noisy = merged + rng.normal(0.0, std, size=merged.shape)
-    return _argmax(noisy)
+    return _argmax(merged + gaussian_noise(merged.shape, sigma, num_splits, rng))
 
 
 def exponential_scale(epsilon_per_token: float, num_splits: int) -> float:

@@ -64,21 +64,30 @@ def poisson_splits(
 ) -> list[np.ndarray]:
     """Draw ``num_splits`` disjoint groups by Poisson sampling with rate ``M * N / n``.
 
+    Each record ``i`` gets its own row of three uniform draws: inclusion
+    (``u_i < q``), group (``floor(v_i * M)``) and priority (a full group keeps its
+    ``N`` records of lowest priority). Rows are drawn in record order, so the
+    records before a removed or appended record keep their draws. This makes
+    the neighbouring-dataset property easy to test: with the same generator state,
+    only the group of the changed record can differ.
+
     Returns
     -------
     list of numpy.ndarray
         One array of record indices (into the label's pool) per group, each of
-        length at most ``shots``, possibly empty.
+        length at most ``shots``, possibly empty, in increasing index order.
     """
     validate_split_shape(pool_size, num_splits, shots)
     rate = num_splits * shots / pool_size
-    included = np.flatnonzero(rng.random(pool_size) < rate)
-    groups = rng.integers(num_splits, size=included.size)
+    draws = rng.random((pool_size, 3))
+    included = draws[:, 0] < rate
+    groups = np.minimum((draws[:, 1] * num_splits).astype(np.int64), num_splits - 1)
     splits = []
     for group in range(num_splits):
-        members = included[groups == group]
+        members = np.flatnonzero(included & (groups == group))
         if members.size > shots:
-            members = rng.choice(members, size=shots, replace=False)
+            keep = np.argsort(draws[members, 2], kind="stable")[:shots]
+            members = np.sort(members[keep])
         splits.append(members)
     return splits
 

@@ -1,0 +1,375 @@
+"""The ``dpsynth`` command: generate a dataset, compute or calibrate epsilon, serve the mock model.
+
+Exit status: 0 on success, 2 for invalid input (nothing is written), 1 when a run
+fails on the way (a model or endpoint error), with the checkpoint kept for
+``--resume``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["build_parser", "main", "parse_sizes"]
+
+logger = logging.getLogger("dpsynth")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(ValueError):
+    """Invalid command-line input; reported with exit status 2."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is invalid: give 1 or more")
+    return value
+
+
+def _nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is invalid: give 0 or more")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is invalid: give a positive finite number")
+    return value
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is invalid: give a number strictly between 0 and 1")
+    return value
+
+
+def _sample_rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is invalid: give a number in (0, 1]")
+    return value
+
+
+def parse_sizes(text: str) -> int | dict[str, int]:
+    """Parse ``--sizes``: ``"3"`` for every label, or ``"flu=2,asthma=5"``."""
+    text = text.strip()
+    if "=" not in text:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is invalid: give a whole number or label=count pairs such as 'flu=2,asthma=5'"
+            ) from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{text!r} is invalid: give 1 or more examples per label")
+        return value
+    sizes: dict[str, int] = {}
+    for item in text.split(","):
+        label, separator, count = item.partition("=")
+        label = label.strip()
+        try:
+            value = int(count)
+        except ValueError:
+            value = -1
+        if not separator or not label or value < 0:
+            raise argparse.ArgumentTypeError(
+                f"{item!r} in --sizes is invalid: write label=count with a whole count, such as 'flu=2'"
+            )
+        sizes[label] = value
+    return sizes
+
+
+def _add_accounting_inputs(parser: argparse.ArgumentParser, with_sigma: bool) -> None:
+    parser.add_argument(
+        "--mechanism", choices=("gaussian", "exponential"), default="gaussian",
+        help="noisy argmax with Gaussian noise, or the exponential mechanism (default: %(default)s)",
+    )
+    if with_sigma:
+        parser.add_argument(
+            "--sigma", "--epsilon-per-token", dest="sigma", type=_positive_float, required=True,
+            help="Gaussian: noise multiplier (unitless). Exponential: per-token epsilon eps0; "
+            "--epsilon-per-token is the same option under a clearer name",
+        )
+    parser.add_argument(
+        "--sample-rate", type=_sample_rate, required=True,
+        help="Poisson sampling probability q per noisy selection, usually num_splits x shots / records of the label",
+    )
+    parser.add_argument(
+        "--compositions", type=_nonnegative_int, required=True,
+        help="number of noisy selections (tokens selected) to compose",
+    )
+    parser.add_argument("--delta", type=_probability, required=True, help="target delta, in (0, 1)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+
+def _add_generate_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "generate",
+        help="generate a differentially private synthetic dataset",
+        description="Generate differentially private synthetic labelled texts and report their epsilon.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", type=Path, help="private labelled records: .jsonl, .csv or LlamaIndex .json")
+    source.add_argument("--demo", action="store_true", help="use the bundled, fictional patient-message dataset")
+    parser.add_argument("--format", choices=("jsonl", "csv", "llamaindex"), help="data format (default: from the suffix)")
+    parser.add_argument("--text-column", default="text", help="text field of JSONL or CSV records")
+    parser.add_argument("--label-column", default="label", help="label field of JSONL or CSV records")
+    parser.add_argument(
+        "--model", default="mock",
+        help="'mock' (the offline in-context model), 'openai:MODEL' (completions) or 'openai-chat:MODEL'",
+    )
+    parser.add_argument("--base-url", help="base URL of an OpenAI-compatible server, such as http://127.0.0.1:8000/v1")
+    parser.add_argument(
+        "--api-key-env", default="OPENAI_API_KEY",
+        help="name of the environment variable that holds the API key (the key itself is never an option)",
+    )
+    parser.add_argument("--sizes", type=parse_sizes, default=3, help="examples per label: N, or label=N,label=N")
+    parser.add_argument("--t-max", type=_positive_int, default=20, help="maximum tokens per example")
+    noise = parser.add_mutually_exclusive_group()
+    noise.add_argument(
+        "--sigma", "--epsilon-per-token", dest="sigma", type=_positive_float,
+        help="Gaussian: noise multiplier; exponential: per-token epsilon (default: 2.0 unless --epsilon is given)",
+    )
+    noise.add_argument(
+        "--epsilon", type=_positive_float,
+        help="target epsilon of the dataset: calibrate sigma so that a run with every example at t_max meets it",
+    )
+    parser.add_argument("--delta", type=_probability, help="delta (default: well below 1/records, see docs)")
+    parser.add_argument("--num-splits", type=_positive_int, default=10, help="disjoint splits M per token")
+    parser.add_argument("--shots", type=_positive_int, default=1, help="private examples N per split")
+    parser.add_argument("--top-k", type=_positive_int, default=5, help="size of the public token universe")
+    parser.add_argument("--mechanism", choices=("gaussian", "exponential"), default="gaussian", help="noisy selection")
+    parser.add_argument("--sampling", choices=("poisson", "fixed_size"), default="poisson", help="sampling scheme")
+    parser.add_argument("--seed", type=int, help="seed of the run; keep it secret, it determines the noise (default: random)")
+    parser.add_argument("--concurrency", type=_positive_int, default=16, help="maximum examples generated at once")
+    parser.add_argument("--max-epsilon", type=_positive_float, help="refuse or stop a run that would spend more epsilon")
+    parser.add_argument(
+        "--on-heading", choices=("reject", "neutralise"), default="reject",
+        help="what to do with a private text that has a line starting with a prompt heading",
+    )
+    parser.add_argument("--out", type=Path, default=Path("synthetic.jsonl"), help="output file: .jsonl, .csv or .json")
+    parser.add_argument("--checkpoint", type=Path, help="checkpoint and privacy ledger (default: OUT.checkpoint.jsonl)")
+    resume = parser.add_mutually_exclusive_group()
+    resume.add_argument("--resume", action="store_true", help="continue the run recorded in the checkpoint")
+    resume.add_argument("--force", action="store_true", help="overwrite an existing output and checkpoint")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.set_defaults(handler=_run_generate)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the ``dpsynth`` argument parser with all its subcommands."""
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="dpsynth",
+        description="Differentially private synthetic labelled text from an LLM's next-token logprobs.",
+    )
+    parser.add_argument("--version", action="version", version=f"dpsynth {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-v info, -vv debug)")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_generate_parser(subparsers)
+
+    epsilon_parser = subparsers.add_parser(
+        "epsilon", help="compute epsilon for a mechanism, sample rate and number of compositions",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    _add_accounting_inputs(epsilon_parser, with_sigma=True)
+    epsilon_parser.set_defaults(handler=_run_epsilon)
+
+    calibrate_parser = subparsers.add_parser(
+        "calibrate", help="find the smallest noise that meets a target epsilon",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    calibrate_parser.add_argument("--epsilon", type=_positive_float, required=True, help="target epsilon")
+    _add_accounting_inputs(calibrate_parser, with_sigma=False)
+    calibrate_parser.set_defaults(handler=_run_calibrate)
+
+    for extension in _EXTENSIONS:
+        extension(subparsers)
+    return parser
+
+
+def _add_serve_mock(subparsers: Any) -> None:
+    from .server import add_serve_mock_parser
+
+    add_serve_mock_parser(subparsers)
+
+
+_EXTENSIONS: list[Any] = []
+
+
+def _run_epsilon(args: argparse.Namespace) -> int:
+    from .accounting import epsilon
+
+    bounds = epsilon(args.mechanism, args.sigma, args.sample_rate, args.compositions, args.delta)
+    if args.json:
+        print(json.dumps({"epsilon": bounds.estimate, "epsilon_lower": bounds.lower, "epsilon_upper": bounds.upper}))
+    else:
+        print(f"epsilon = {bounds.estimate:.4f} (bounds {bounds.lower:.4f} to {bounds.upper:.4f}) at delta = {args.delta:g}")
+    return EXIT_OK
+
+
+def _run_calibrate(args: argparse.Namespace) -> int:
+    from .accounting import calibrate
+
+    result = calibrate(args.mechanism, args.epsilon, args.sample_rate, args.compositions, args.delta)
+    if args.json:
+        print(json.dumps({"sigma": result.noise, "epsilon": result.epsilon.estimate}))
+    else:
+        name = "sigma" if args.mechanism == "gaussian" else "epsilon per token"
+        print(
+            f"{name} = {result.noise:.6g} gives epsilon = {result.epsilon.estimate:.4f} "
+            f"(upper bound {result.epsilon.upper:.4f}) at delta = {args.delta:g}"
+        )
+    return EXIT_OK
+
+
+def _load_records(args: argparse.Namespace) -> list[Any]:
+    from .data import load_demo, load_records
+
+    if args.demo:
+        return load_demo()
+    return load_records(args.data, format=args.format, text_column=args.text_column, label_column=args.label_column)
+
+
+def _check_outputs(args: argparse.Namespace, checkpoint: Path) -> str:
+    from .data import detect_format
+
+    out_format = detect_format(args.out)
+    if args.force:
+        return out_format
+    if args.out.exists() and not args.resume:
+        raise UsageError(
+            f"output {str(args.out)!r} already exists: pass --resume to finish its run, --force to "
+            "overwrite it, or choose another --out."
+        )
+    if checkpoint.exists() and not args.resume:
+        raise UsageError(
+            f"checkpoint {str(checkpoint)!r} already exists from an earlier run: pass --resume to "
+            "continue it or --force to start over."
+        )
+    return out_format
+
+
+def _run_generate(args: argparse.Namespace) -> int:
+    from .budget import plan_run
+    from .data import label_counts, write_records
+    from .generation import GenerationConfig, agenerate, run_sync
+    from .report import write_report
+
+    checkpoint = args.checkpoint or args.out.with_name(args.out.name + ".checkpoint.jsonl")
+    out_format = _check_outputs(args, checkpoint)
+    records = _load_records(args)
+    model = _make_model(args)
+    config = GenerationConfig(
+        t_max=args.t_max,
+        sigma=args.sigma if args.sigma is not None else GenerationConfig.sigma,
+        num_splits=args.num_splits,
+        num_samples_per_split=args.shots,
+        top_k=args.top_k,
+        mechanism=args.mechanism,
+        sampling=args.sampling,
+    )
+    plan = plan_run(
+        label_counts(records), args.sizes, config,
+        delta=args.delta, target_epsilon=args.epsilon, max_epsilon=args.max_epsilon,
+    )
+    if args.force:
+        checkpoint.unlink(missing_ok=True)
+
+    result = run_sync(
+        lambda: agenerate(
+            records, model, plan.sizes, plan.config,
+            seed=args.seed, delta=plan.delta, concurrency=args.concurrency,
+            checkpoint_path=checkpoint, resume=args.resume,
+            max_compositions=plan.max_compositions, on_heading=args.on_heading,
+            show_progress=not args.no_progress,
+        )
+    )
+    write_records(result.examples, args.out, format=out_format)
+    report_paths = write_report(result, args.out, endpoint=args.base_url)
+    _print_summary(result, args.out, report_paths)
+    return EXIT_OK
+
+
+def _make_model(args: argparse.Namespace) -> Any:
+    if args.model == "mock" and args.base_url is None:
+        from .incontext import InContextModel
+
+        return InContextModel()
+    from .backends import model_from_spec
+
+    return model_from_spec(args.model, base_url=args.base_url, api_key_env=args.api_key_env, concurrency=args.concurrency)
+
+
+def _print_summary(result: Any, out: Path, report_paths: Sequence[Path]) -> None:
+    privacy = result.privacy
+    dataset = privacy.dataset
+    print(f"Wrote {len(result.examples)} synthetic examples to {out}")
+    print(
+        f"Privacy: epsilon = {dataset.estimate:.3f} (bounds {dataset.lower:.3f} to {dataset.upper:.3f}) "
+        f"at delta = {result.delta:.3g}, the maximum over {len(privacy.per_label)} labels"
+    )
+    for label, account in privacy.per_label.items():
+        print(
+            f"  {label}: {account.compositions} noisy selections, q = {account.sample_rate:.4g}, "
+            f"epsilon = {account.epsilon.estimate:.3f}"
+        )
+    for path in report_paths:
+        print(f"Privacy report: {path}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``dpsynth`` command and return its exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    from .checkpoint import CheckpointError
+    from .data import DataError
+    from .models import ModelError
+
+    try:
+        return args.handler(args)
+    except (UsageError, DataError, CheckpointError, ValueError, TypeError) as error:
+        print(f"dpsynth: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except ModelError as error:
+        print(f"dpsynth: error: {error}", file=sys.stderr)
+        print("dpsynth: the checkpoint keeps every finished step; rerun with --resume to continue.", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("dpsynth: interrupted; rerun with --resume to continue from the checkpoint.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,245 @@
+"""The privacy report of a generated dataset: JSON for machines, Markdown for people.
+
+A report states everything a reviewer needs to recompute the epsilon: the
+mechanism's parameters, the per-label pool sizes and noisy selections (the
+ledger), the sampling rate of each label, the delta, the assumptions, the
+accountant used and its bounds, every privacy warning, the model and endpoint
+(never a key), and the package versions. It also shows what the LlamaIndex pack's
+``sigma_to_eps`` would have reported for the same run, and why that differs.
+
+A report contains no private text, no split distribution, no noise draw and no
+seed: the seed determines the noise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from collections.abc import Mapping, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from .data import write_text_atomically
+
+__all__ = ["REPORT_VERSION", "build_report", "render_markdown", "report_paths", "write_report"]
+
+REPORT_VERSION = 1
+
+_PACKAGES = ("dpsynth", "numpy", "scipy", "prv-accountant", "openai")
+
+
+def _versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def _bounds(bounds: Any) -> dict[str, Any]:
+    return {
+        "lower": bounds.lower,
+        "estimate": bounds.estimate,
+        "upper": bounds.upper,
+        "delta": bounds.delta,
+        "method": bounds.method,
+    }
+
+
+def _seed_pack_comparison(
+    mechanism: str, noise: float, sizes: Mapping[str, int], t_max: int, n_records: int
+) -> dict[str, Any]:
+    from .accounting import seed_pack_sigma_to_eps
+
+    size = sum(sizes.values())
+    value = seed_pack_sigma_to_eps(noise, mechanism, size, t_max, n_records)
+    return {
+        "epsilon": value,
+        "sample_rate": size / n_records,
+        "delta": 1.0 / n_records,
+        "compositions": t_max,
+        "differences": [
+            f"q = size / n_total = {size}/{n_records}: the number of synthetic examples over all "
+            "records, not the sampling rate of any step (dpsynth: M*N/n of the label's pool).",
+            f"delta = 1/n_total = {1.0 / n_records:.3g}, which permits publishing one record outright "
+            "(dpsynth: well below 1/n).",
+            f"{t_max} compositions for the whole run, one example's tokens (dpsynth: every noisy "
+            "selection of the label, from the ledger).",
+            "the estimate alone, without the accountant's error bounds, and no check against "
+            "bounds that cannot be wrong.",
+        ],
+        "note": None if value is not None else "the pack raises an error for this run (prv-accountant failure or more than 1000 tokens)",
+    }
+
+
+def build_report(
+    *,
+    privacy: Any,
+    config: Mapping[str, Any],
+    sizes: Mapping[str, int],
+    model: str,
+    endpoint: str | None = None,
+    examples_written: int | None = None,
+    dataset_path: str | None = None,
+) -> dict[str, Any]:
+    """Build the report as a JSON-ready dict from a privacy account and the run's parameters.
+
+    Parameters
+    ----------
+    privacy
+        The run's :class:`dpsynth.accounting.PrivacyAccount`.
+    config
+        :meth:`dpsynth.generation.GenerationConfig.params` of the run.
+    sizes
+        Synthetic examples requested per label.
+    model, endpoint
+        The model's name and the base URL of its server, if any.
+    """
+    n_records = sum(account.pool_size for account in privacy.per_label.values())
+    assumptions = privacy.assumptions
+    return {
+        "report_version": REPORT_VERSION,
+        "dataset": {"path": dataset_path, "examples": examples_written, "sizes": dict(sizes)},
+        "model": {"name": model, "endpoint": endpoint},
+        "mechanism": {
+            "name": str(privacy.mechanism.value),
+            "noise": privacy.noise,
+            "noise_meaning": (
+                "noise multiplier sigma; each coordinate gets N(0, (sigma*sqrt(2)/M)^2)"
+                if privacy.mechanism.value == "gaussian"
+                else "per-token epsilon eps0 of the exponential mechanism"
+            ),
+            "t_max": config["t_max"],
+            "num_splits": config["num_splits"],
+            "num_samples_per_split": config["num_samples_per_split"],
+            "top_k": config["top_k"],
+            "sampling": config["sampling"],
+        },
+        "privacy": {
+            "dataset_epsilon": _bounds(privacy.dataset),
+            "delta": privacy.delta,
+            "per_label": {
+                label: {
+                    "pool_size": account.pool_size,
+                    "sample_rate": account.sample_rate,
+                    "noisy_selections": account.compositions,
+                    "epsilon": _bounds(account.epsilon),
+                }
+                for label, account in privacy.per_label.items()
+            },
+            "assumptions": {
+                "neighbouring": assumptions.neighbouring.value,
+                "sampling": assumptions.sampling.value,
+                "public_quantities": list(assumptions.public_quantities),
+                "secret": [
+                    "the private records",
+                    "every split prompt and split distribution",
+                    "the noise draws and the seed that determines them",
+                ],
+            },
+            "warnings": list(privacy.warnings),
+        },
+        "seed_pack_sigma_to_eps": _seed_pack_comparison(
+            privacy.mechanism.value, privacy.noise, sizes, config["t_max"], n_records
+        ),
+        "versions": _versions(),
+    }
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4g}"
+
+
+def render_markdown(report: Mapping[str, Any]) -> str:
+    """Render a report dict as a Markdown page that explains each number."""
+    privacy = report["privacy"]
+    mechanism = report["mechanism"]
+    dataset = privacy["dataset_epsilon"]
+    assumptions = privacy["assumptions"]
+    lines = [
+        "# Privacy report",
+        "",
+        f"The synthetic dataset is ({dataset['upper']:.4g}, {privacy['delta']:.3g})-differentially private "
+        f"under {assumptions['neighbouring'].replace('_', '/')} adjacency: the accountant's estimate is "
+        f"epsilon = {dataset['estimate']:.4g}, within [{dataset['lower']:.4g}, {dataset['upper']:.4g}], "
+        f"computed with `{dataset['method']}`.",
+        "",
+        "## How the data were generated",
+        "",
+        f"- Model: `{report['model']['name']}`" + (f" at `{report['model']['endpoint']}`" if report["model"]["endpoint"] else ""),
+        f"- Mechanism: {mechanism['name']}, noise {mechanism['noise']:.6g} ({mechanism['noise_meaning']})",
+        f"- Splits M = {mechanism['num_splits']}, shots per split N = {mechanism['num_samples_per_split']}, "
+        f"token universe top-k = {mechanism['top_k']}, t_max = {mechanism['t_max']}",
+        f"- Sampling: {mechanism['sampling']} (a fresh sample at every token)",
+        "",
+        "## Epsilon per label",
+        "",
+        "Each label's records sit in their own pool, and each noisy selection for a label is one "
+        "composition of a Poisson-subsampled mechanism with rate q = M*N/n. Under add/remove adjacency "
+        "one record affects only its own label, so the dataset's epsilon is the maximum over labels.",
+        "",
+        "| label | pool size n | q = M*N/n | noisy selections | epsilon (estimate) | bounds |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, row in privacy["per_label"].items():
+        bounds = row["epsilon"]
+        lines.append(
+            f"| {label} | {row['pool_size']} | {row['sample_rate']:.4g} | {row['noisy_selections']} | "
+            f"{bounds['estimate']:.4g} | [{bounds['lower']:.4g}, {bounds['upper']:.4g}] |"
+        )
+    lines += [
+        "",
+        "## Assumptions",
+        "",
+        f"- Neighbouring relation: {assumptions['neighbouring']}",
+        f"- Sampling scheme: {assumptions['sampling']}",
+        "- Treated as public (not protected): " + "; ".join(assumptions["public_quantities"]),
+        "- Kept secret: " + "; ".join(assumptions["secret"]),
+        f"- delta = {privacy['delta']:.3g}",
+        "",
+        "## Warnings",
+        "",
+    ]
+    lines += [f"- {warning}" for warning in privacy["warnings"]] or ["None."]
+    seed = report["seed_pack_sigma_to_eps"]
+    lines += [
+        "",
+        "## What the LlamaIndex pack would have reported",
+        "",
+        f"`DiffPrivateSimpleDatasetPack.sigma_to_eps` for the same run: epsilon = {_number(seed['epsilon'])} "
+        f"(q = {seed['sample_rate']:.4g}, delta = {seed['delta']:.3g}, {seed['compositions']} compositions)."
+        + (f" Note: {seed['note']}." if seed["note"] else ""),
+        "It differs because it uses:",
+        "",
+    ]
+    lines += [f"- {difference}" for difference in seed["differences"]]
+    lines += ["", "## Versions", ""]
+    lines += [f"- {name}: {version}" for name, version in report["versions"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def report_paths(out: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """Return the JSON and Markdown report paths written beside the dataset ``out``."""
+    out = Path(out)
+    return out.with_name(out.name + ".privacy.json"), out.with_name(out.name + ".privacy.md")
+
+
+def write_report(result: Any, out: str | os.PathLike[str], *, endpoint: str | None = None) -> Sequence[Path]:
+    """Write the JSON and Markdown reports of a :class:`dpsynth.generation.GenerationResult` beside ``out``."""
+    report = build_report(
+        privacy=result.privacy,
+        config=result.config.params(),
+        sizes=result.sizes,
+        model=result.model,
+        endpoint=endpoint,
+        examples_written=len(result.examples),
+        dataset_path=Path(out).name,
+    )
+    json_path, markdown_path = report_paths(out)
+    write_text_atomically(json_path, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    write_text_atomically(markdown_path, render_markdown(report))
+    return json_path, markdown_path
