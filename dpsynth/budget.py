@@ -22,7 +22,7 @@ from .accounting import (
     max_compositions,
     sample_rate,
 )
-from .generation import GenerationConfig, resolve_sizes
+from .generation import GenerationConfig, resolve_sizes, validate_pools
 
 __all__ = ["BudgetError", "RunPlan", "plan_run", "worst_case_compositions"]
 
@@ -100,6 +100,7 @@ def plan_run(
     """
     assumptions = assumptions or PrivacyAssumptions(sampling=config.sampling)
     wanted = resolve_sizes(sizes, list(pool_sizes))
+    validate_pools(pool_sizes, wanted, config)
     used = {label: pool_sizes[label] for label, size in wanted.items() if size}
     if delta is None:
         delta = default_delta(sum(pool_sizes.values()))

@@ -51,7 +51,7 @@ class CheckpointError(ValueError):
 
 @dataclass
 class CheckpointState:
-    """What a checkpoint records: parameters, entropy and the tokens selected so far.
+    """The contents of a checkpoint: parameters, entropy and the tokens selected so far.
 
     Attributes
     ----------
@@ -102,7 +102,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> CheckpointState:
     raw = path.read_bytes()
     lines = raw.split(b"\n")
     # The piece after the last newline is empty for a complete file and an
-    # incomplete line otherwise; either way it is not part of the checkpoint.
+    # incomplete line otherwise. In both cases it is not part of the checkpoint.
     complete = lines[:-1]
     if not complete:
         raise CheckpointError(f"checkpoint {str(path)!r} has no header line: delete it and start again.")

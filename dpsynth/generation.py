@@ -1,9 +1,9 @@
 """Generation: one token step, one synthetic example, a whole dataset.
 
-A token step for label ``y`` draws the splits, asks the model for the public
-prompt's and every split prompt's top-k next tokens in one batch, builds the
-universe and the split distributions, merges them and selects one token with the
-noisy argmax. An example repeats token steps until a stop token or ``t_max``
+A token step for label ``y`` draws the splits and sends the public prompt and
+every split prompt to the model in one batch. From the top-k next tokens it
+builds the universe and the split distributions, merges them and selects one
+token with the noisy argmax. An example repeats token steps until a stop token or ``t_max``
 tokens. A dataset runs many examples concurrently.
 
 Randomness. Every token step draws its splits and its noise from its own
@@ -53,6 +53,7 @@ __all__ = [
     "select_next_token",
     "step_generator",
     "step_prompts",
+    "validate_pools",
 ]
 
 logger = logging.getLogger("dpsynth")
@@ -227,9 +228,9 @@ def select_next_token(
 ) -> StepOutcome:
     """Select the next token from the public and per-split top-k logprobs.
 
-    The universe and ``p0`` come from ``public_logprobs``; each split's vector is
-    restricted to the universe; the merged vector goes through the noisy argmax of
-    ``config.mechanism``, whose noise is drawn from ``rng``.
+    The universe and ``p0`` come from ``public_logprobs``. Each split's vector is
+    restricted to the universe, and the merged vector goes through the noisy
+    argmax of ``config.mechanism`` with noise drawn from ``rng``.
     """
     universe: TokenUniverse = token_universe(public_logprobs)
     vectors = []
@@ -337,6 +338,16 @@ def resolve_sizes(sizes: int | Mapping[str, int], labels: Sequence[str]) -> dict
     if sum(resolved.values()) == 0:
         raise ValueError("sizes asks for no examples at all: give at least one label a size of 1 or more.")
     return resolved
+
+
+def validate_pools(pool_sizes: Mapping[str, int], sizes: Mapping[str, int], config: GenerationConfig) -> None:
+    """Raise ValueError, naming the label, if a requested label has too few records for the splits."""
+    for label, size in sizes.items():
+        if size:
+            try:
+                validate_split_shape(pool_sizes[label], config.num_splits, config.num_samples_per_split)
+            except ValueError as error:
+                raise ValueError(f"label {label!r}: {error}") from None
 
 
 def _fingerprint(pools: Mapping[str, Sequence[str]]) -> str:
@@ -456,12 +467,7 @@ async def agenerate(
     pools = group_by_label(Example(text, record.label) for text, record in zip(texts, records))
     labels = list(pools)
     wanted = resolve_sizes(sizes, labels)
-    for label, size in wanted.items():
-        if size:
-            try:
-                validate_split_shape(len(pools[label]), config.num_splits, config.num_samples_per_split)
-            except ValueError as error:
-                raise ValueError(f"label {label!r}: {error}") from None
+    validate_pools({label: len(texts) for label, texts in pools.items()}, wanted, config)
     validate_top_k(model, config.top_k)
     if delta is None:
         delta = _default_delta(len(records))

@@ -1,10 +1,10 @@
 """The privacy report of a generated dataset: JSON for machines, Markdown for people.
 
-A report states everything a reviewer needs to recompute the epsilon: the
+A report contains what a reviewer needs to recompute the epsilon. That is the
 mechanism's parameters, the per-label pool sizes and noisy selections (the
-ledger), the sampling rate of each label, the delta, the assumptions, the
-accountant used and its bounds, every privacy warning, the model and endpoint
-(never a key), and the package versions. It also shows what the LlamaIndex pack's
+ledger), each label's sampling rate, the delta and the assumptions. It also
+names the accountant with its bounds, every privacy warning, the model and
+endpoint (never a key), and the package versions. It also shows what the LlamaIndex pack's
 ``sigma_to_eps`` would have reported for the same run, and why that differs.
 
 A report contains no private text, no split distribution, no noise draw and no

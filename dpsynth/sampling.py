@@ -60,7 +60,11 @@ def validate_split_shape(pool_size: int, num_splits: int, shots: int) -> None:
 
 
 def poisson_splits(
-    pool_size: int, num_splits: int, shots: int, rng: np.random.Generator
+    pool_size: int,
+    num_splits: int,
+    shots: int,
+    rng: np.random.Generator,
+    rate: float | None = None,
 ) -> list[np.ndarray]:
     """Draw ``num_splits`` disjoint groups by Poisson sampling with rate ``M * N / n``.
 
@@ -71,6 +75,13 @@ def poisson_splits(
     the neighbouring-dataset property easy to test: with the same generator state,
     only the group of the changed record can differ.
 
+    Parameters
+    ----------
+    rate
+        The inclusion probability ``q``; ``M * N / pool_size`` by default. The
+        accountant treats ``q`` as public and fixed, so a neighbouring dataset is
+        sampled at the same ``q``.
+
     Returns
     -------
     list of numpy.ndarray
@@ -78,7 +89,10 @@ def poisson_splits(
         length at most ``shots``, possibly empty, in increasing index order.
     """
     validate_split_shape(pool_size, num_splits, shots)
-    rate = num_splits * shots / pool_size
+    if rate is None:
+        rate = num_splits * shots / pool_size
+    elif not 0.0 <= rate <= 1.0:
+        raise ValueError(f"rate={rate!r} is invalid: give a probability in [0, 1].")
     draws = rng.random((pool_size, 3))
     included = draws[:, 0] < rate
     groups = np.minimum((draws[:, 1] * num_splits).astype(np.int64), num_splits - 1)
