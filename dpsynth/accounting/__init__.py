@@ -1,0 +1,51 @@
+"""Privacy accounting: epsilon with bounds, calibration, and a run's privacy account.
+
+Modules, by concept:
+
+- ``types``: enums, result dataclasses, assumptions, the warning and error classes.
+- ``gaussian``: analytic Gaussian, one subsampled Gaussian step, Rényi DP bound.
+- ``pure_dp``: exact composition of the (subsampled) exponential mechanism.
+- ``epsilon``: the epsilon query with its checks and fallbacks, and curves.
+- ``calibration``: noise for a target epsilon, compositions for a budget.
+- ``run``: sampling rate, default delta, per-label and dataset accounts.
+- ``seed_pack``: what LlamaIndex's DiffPrivateSimpleDatasetPack would report.
+"""
+
+from __future__ import annotations
+
+from .calibration import calibrate, max_compositions
+from .epsilon import delta_curve, epsilon, epsilon_curve
+from .run import LabelAccount, PrivacyAccount, account_run, default_delta, sample_rate
+from .seed_pack import seed_pack_sigma_to_eps
+from .types import (
+    AccountingError,
+    Calibration,
+    EpsilonBounds,
+    Mechanism,
+    Neighbouring,
+    PrivacyAssumptions,
+    PrivacyWarning,
+    SamplingScheme,
+)
+
+__all__ = [
+    "AccountingError",
+    "Calibration",
+    "EpsilonBounds",
+    "LabelAccount",
+    "Mechanism",
+    "Neighbouring",
+    "PrivacyAccount",
+    "PrivacyAssumptions",
+    "PrivacyWarning",
+    "SamplingScheme",
+    "account_run",
+    "calibrate",
+    "default_delta",
+    "delta_curve",
+    "epsilon",
+    "epsilon_curve",
+    "max_compositions",
+    "sample_rate",
+    "seed_pack_sigma_to_eps",
+]

@@ -1,0 +1,197 @@
+"""Epsilon of a planned or finished run of one label: dispatch, checks, fallbacks.
+
+Every result is checked against bounds that cannot be wrong before it is
+returned: the exact one-step epsilon from below, and basic composition (pure DP)
+or the unsubsampled analytic Gaussian and Rényi DP (Gaussian) from above. A
+result that breaks them is discarded, and the next accountant answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+
+from . import gaussian, pure_dp
+from .types import AccountingError, EpsilonBounds, Mechanism
+
+__all__ = ["delta_curve", "epsilon", "epsilon_curve", "validate_inputs"]
+
+logger = logging.getLogger("dpsynth")
+
+# Slack for comparing numbers from different accountants: relative 1e-9 plus 1e-9.
+_SLACK = 1e-9
+
+
+def validate_inputs(mechanism: Mechanism | str, noise: float, sample_rate: float, compositions: int, delta: float) -> Mechanism:
+    """Check the arguments of an epsilon query and return the mechanism as an enum.
+
+    Raises
+    ------
+    ValueError
+        With the bad value and the accepted range.
+    """
+    try:
+        mechanism = Mechanism(mechanism)
+    except ValueError:
+        raise ValueError(f"mechanism={mechanism!r} is unknown: use 'gaussian' or 'exponential'.") from None
+    name = "sigma" if mechanism is Mechanism.GAUSSIAN else "eps0 (per-token epsilon)"
+    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not math.isfinite(noise) or noise <= 0:
+        raise ValueError(f"{name}={noise!r} is invalid: give a finite number above 0.")
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float)) or not 0 < sample_rate <= 1:
+        raise ValueError(f"sample_rate={sample_rate!r} is invalid: give a probability in (0, 1].")
+    if isinstance(compositions, bool) or not isinstance(compositions, (int, np.integer)) or compositions < 0:
+        raise ValueError(f"compositions={compositions!r} is invalid: give a whole number of noisy selections, 0 or more.")
+    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not 0 < delta < 1:
+        raise ValueError(f"delta={delta!r} is invalid: give a probability in (0, 1), well below 1/n.")
+    return mechanism
+
+
+def epsilon(
+    mechanism: Mechanism | str,
+    noise: float,
+    sample_rate: float,
+    compositions: int,
+    delta: float,
+) -> EpsilonBounds:
+    """Return the epsilon of ``compositions`` noisy selections at ``delta``, with bounds.
+
+    Parameters
+    ----------
+    mechanism : Mechanism or str
+        ``"gaussian"`` or ``"exponential"``.
+    noise : float
+        Gaussian noise multiplier sigma, or the exponential mechanism's per-token
+        epsilon eps0 (before subsampling).
+    sample_rate : float
+        Poisson sampling probability q of one step, in (0, 1].
+    compositions : int
+        Number of noisy selections T; 0 gives epsilon 0.
+    delta : float
+        Target delta, in (0, 1).
+
+    Returns
+    -------
+    EpsilonBounds
+        ``upper`` is a valid epsilon; ``method`` names the accountant used.
+
+    Raises
+    ------
+    ValueError
+        For an argument outside its range.
+    AccountingError
+        Where no sound accountant covers the setting.
+    """
+    mechanism = validate_inputs(mechanism, noise, sample_rate, compositions, delta)
+    return _epsilon_cached(mechanism, float(noise), float(sample_rate), int(compositions), float(delta))
+
+
+@lru_cache(maxsize=4096)
+def _epsilon_cached(mechanism: Mechanism, noise: float, sample_rate: float, compositions: int, delta: float) -> EpsilonBounds:
+    if compositions == 0:
+        return EpsilonBounds(0.0, 0.0, 0.0, delta, "no-compositions")
+    if mechanism is Mechanism.EXPONENTIAL:
+        return _pure_dp_epsilon(noise, sample_rate, compositions, delta)
+    if sample_rate == 1.0:
+        lo, hi = gaussian.analytic_gaussian_epsilon_bracket(noise, compositions, delta)
+        return EpsilonBounds(lo, hi, hi, delta, "analytic-gaussian")
+    return _subsampled_gaussian_epsilon(noise, sample_rate, compositions, delta)
+
+
+def _pure_dp_epsilon(eps0: float, sample_rate: float, compositions: int, delta: float) -> EpsilonBounds:
+    step = pure_dp.amplified_epsilon(eps0, sample_rate)
+    lo, hi = pure_dp.binomial_epsilon_bracket(step, compositions, delta)
+    basic = compositions * step
+    if hi > basic * (1 + _SLACK) + _SLACK:
+        raise AccountingError(
+            f"the exact pure-DP epsilon {hi} exceeds basic composition {basic} at eps_bar={step}, T={compositions}: "
+            "this is a numerical failure; report the setting."
+        )
+    hi = min(hi, basic)
+    lo = min(lo, hi)
+    return EpsilonBounds(lo, hi, hi, delta, "binomial-exact")
+
+
+def _subsampled_gaussian_epsilon(sigma: float, q: float, compositions: int, delta: float) -> EpsilonBounds:
+    floor, _ = gaussian.subsampled_single_step_epsilon_bracket(sigma, q, delta)
+    ceiling = _gaussian_ceiling(sigma, q, compositions, delta)
+    candidate = _prv_epsilon(sigma, q, compositions, delta)
+    if candidate is not None:
+        lower, estimate, upper = candidate
+        if upper >= floor - _SLACK and lower <= ceiling + _SLACK:
+            lower = max(lower, floor)
+            upper = min(upper, ceiling)
+            estimate = min(max(estimate, lower), upper)
+            return EpsilonBounds(lower, estimate, upper, delta, "prv")
+        logger.warning(
+            "prv-accountant returned epsilon bounds [%g, %g] outside the sound range [%g, %g] "
+            "(sigma=%g, q=%g, T=%d, delta=%g); using the sound upper bound instead",
+            lower, upper, floor, ceiling, sigma, q, compositions, delta,
+        )
+    return EpsilonBounds(floor, ceiling, ceiling, delta, "rdp")
+
+
+def _gaussian_ceiling(sigma: float, q: float, compositions: int, delta: float) -> float:
+    """Return the smaller of two sound upper bounds: unsubsampled analytic Gaussian and Rényi DP."""
+    _, analytic = gaussian.analytic_gaussian_epsilon_bracket(sigma, compositions, delta)
+    return min(analytic, gaussian.rdp_epsilon(sigma, q, compositions, delta))
+
+
+def _prv_epsilon(sigma: float, q: float, compositions: int, delta: float) -> tuple[float, float, float] | None:
+    from prv_accountant import PRVAccountant
+    from prv_accountant.privacy_random_variables import PoissonSubsampledGaussianMechanism
+
+    try:
+        accountant = PRVAccountant(
+            prvs=[PoissonSubsampledGaussianMechanism(sampling_probability=q, noise_multiplier=sigma)],
+            max_self_compositions=[compositions],
+            eps_error=0.01,
+            delta_error=delta / 1000,
+        )
+        result = accountant.compute_epsilon(delta=delta, num_self_compositions=[compositions])
+    except (RuntimeError, ValueError, FloatingPointError) as error:
+        logger.info("prv-accountant failed (%s) at sigma=%g, q=%g, T=%d; falling back to Rényi DP", error, sigma, q, compositions)
+        return None
+    if not all(math.isfinite(value) for value in result):
+        return None
+    return tuple(float(value) for value in result)
+
+
+def epsilon_curve(
+    mechanism: Mechanism | str,
+    noise: float,
+    sample_rate: float,
+    compositions: Sequence[int],
+    delta: float,
+) -> np.ndarray:
+    """Return an array of shape (len(compositions), 3): lower, estimate, upper epsilon for each T."""
+    rows = [epsilon(mechanism, noise, sample_rate, int(count), delta) for count in compositions]
+    return np.array([(row.lower, row.estimate, row.upper) for row in rows], dtype=float).reshape(-1, 3)
+
+
+def delta_curve(
+    mechanism: Mechanism | str,
+    noise: float,
+    sample_rate: float,
+    compositions: int,
+    epsilons: Sequence[float],
+) -> np.ndarray:
+    """Return delta(epsilon), the privacy profile, for each epsilon in ``epsilons``.
+
+    Exact for the exponential mechanism and for the Gaussian at q = 1; for the
+    subsampled Gaussian an upper bound on the true delta.
+    """
+    mechanism = validate_inputs(mechanism, noise, sample_rate, compositions, 0.5)
+    values = np.asarray(epsilons, dtype=float)
+    if mechanism is Mechanism.EXPONENTIAL:
+        step = pure_dp.amplified_epsilon(noise, sample_rate)
+        return np.array([pure_dp.binomial_delta(step, compositions, float(e)) for e in values])
+    if compositions == 0:
+        return np.zeros_like(values)
+    if sample_rate == 1.0:
+        effective = noise / math.sqrt(compositions)
+        return np.array([gaussian.analytic_gaussian_delta(effective, float(e)) for e in values])
+    raise AccountingError("delta_curve for the subsampled Gaussian is not available yet.")

@@ -1,0 +1,58 @@
+"""Turn a privacy profile delta(epsilon) into epsilon bounds at a given delta."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from scipy.optimize import brentq
+
+__all__ = ["invert_profile"]
+
+_RELATIVE_STEP = 1e-10
+_ABSOLUTE_STEP = 1e-12
+
+
+def invert_profile(profile: Callable[[float], float], delta: float, upper_start: float) -> tuple[float, float]:
+    """Return a bracket ``(lo, hi)`` of the smallest epsilon with ``profile(epsilon) <= delta``.
+
+    ``profile`` must be non-increasing in epsilon. The bracket satisfies
+    ``profile(hi) <= delta`` and, unless ``lo == 0``, ``profile(lo) > delta``, and
+    its width is about 1e-10 relative to epsilon.
+
+    Parameters
+    ----------
+    profile : callable
+        delta(epsilon) of the mechanism, for epsilon >= 0.
+    delta : float
+        Target delta in (0, 1).
+    upper_start : float
+        A first guess of an epsilon where ``profile <= delta``; doubled until it is one.
+    """
+    if profile(0.0) <= delta:
+        return 0.0, 0.0
+    hi = max(upper_start, 1e-6)
+    while profile(hi) > delta:
+        hi *= 2.0
+        if hi > 1e9:
+            raise ArithmeticError(f"no epsilon below 1e9 reaches delta={delta:g}")
+    log_delta = math.log(delta)
+
+    def gap(epsilon: float) -> float:
+        return math.log(max(profile(epsilon), 1e-300)) - log_delta
+
+    root = brentq(gap, 0.0, hi, xtol=_ABSOLUTE_STEP, rtol=1e-15, maxiter=200)
+    return _widen_to_bracket(profile, delta, root)
+
+
+def _widen_to_bracket(profile: Callable[[float], float], delta: float, root: float) -> tuple[float, float]:
+    step = max(_ABSOLUTE_STEP, _RELATIVE_STEP * root)
+    hi = root + step
+    while profile(hi) > delta:
+        step *= 4.0
+        hi = root + step
+    lo = max(0.0, root - step)
+    while lo > 0.0 and profile(lo) <= delta:
+        step *= 4.0
+        lo = max(0.0, root - step)
+    return lo, hi
