@@ -212,18 +212,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_accounting_inputs(calibrate_parser, with_sigma=False)
     calibrate_parser.set_defaults(handler=_run_calibrate)
 
-    for extension in _EXTENSIONS:
-        extension(subparsers)
-    return parser
+    report_parser = subparsers.add_parser(
+        "report", help="rebuild the privacy report of a run from its checkpoint",
+        description="Account the noisy selections recorded in a checkpoint and print the privacy report.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    report_parser.add_argument("checkpoint", type=Path, help="the run's checkpoint, OUT.checkpoint.jsonl")
+    report_parser.add_argument("--json", action="store_true", help="print the JSON report instead of Markdown")
+    report_parser.add_argument("--endpoint", help="base URL of the model's server, to name in the report")
+    report_parser.set_defaults(handler=_run_report)
 
-
-def _add_serve_mock(subparsers: Any) -> None:
     from .server import add_serve_mock_parser
 
     add_serve_mock_parser(subparsers)
-
-
-_EXTENSIONS: list[Any] = []
+    return parser
 
 
 def _run_epsilon(args: argparse.Namespace) -> int:
@@ -249,6 +251,14 @@ def _run_calibrate(args: argparse.Namespace) -> int:
             f"{name} = {result.noise:.6g} gives epsilon = {result.epsilon.estimate:.4f} "
             f"(upper bound {result.epsilon.upper:.4f}) at delta = {args.delta:g}"
         )
+    return EXIT_OK
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from .report import report_from_checkpoint, render_markdown
+
+    report = report_from_checkpoint(args.checkpoint, endpoint=args.endpoint)
+    print(json.dumps(report, indent=2) if args.json else render_markdown(report), end="" if not args.json else "\n")
     return EXIT_OK
 
 
@@ -337,6 +347,10 @@ def _print_summary(result: Any, out: Path, report_paths: Sequence[Path]) -> None
     print(
         f"Privacy: epsilon = {dataset.estimate:.3f} (bounds {dataset.lower:.3f} to {dataset.upper:.3f}) "
         f"at delta = {result.delta:.3g}, the maximum over {len(privacy.per_label)} labels"
+    )
+    print(
+        f"Worst case, had every example reached t_max: epsilon = {result.worst_case.dataset.estimate:.3f} "
+        f"(upper bound {result.worst_case.dataset.upper:.3f})"
     )
     for label, account in privacy.per_label.items():
         print(

@@ -181,7 +181,11 @@ class GenerationResult:
     delta
         The delta of the reported epsilon.
     privacy
-        The accountant's result for the spent selections.
+        The accountant's result for the noisy selections made, with their count
+        treated as public: it follows from where the released texts stop.
+    worst_case
+        The accountant's result if every example had reached ``t_max``: a
+        guarantee that does not depend on the texts' lengths.
     """
 
     examples: tuple[Example, ...]
@@ -192,6 +196,7 @@ class GenerationResult:
     model: str
     delta: float
     privacy: Any
+    worst_case: Any
 
     @property
     def epsilon(self) -> float:
@@ -589,6 +594,7 @@ async def _run_examples(
         model=model.name,
         delta=delta,
         privacy=_account(config, pool_sizes, selections, delta),
+        worst_case=_account(config, pool_sizes, {label: wanted[label] * config.t_max for label in selections}, delta),
     )
 
 

@@ -22,8 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from .data import write_text_atomically
+from .mechanisms import is_stop_token
 
-__all__ = ["REPORT_VERSION", "build_report", "render_markdown", "report_paths", "write_report"]
+__all__ = [
+    "REPORT_VERSION",
+    "build_report",
+    "render_markdown",
+    "report_from_checkpoint",
+    "report_paths",
+    "write_report",
+]
 
 REPORT_VERSION = 1
 
@@ -79,6 +87,7 @@ def _seed_pack_comparison(
 def build_report(
     *,
     privacy: Any,
+    worst_case: Any,
     config: Mapping[str, Any],
     sizes: Mapping[str, int],
     model: str,
@@ -91,7 +100,10 @@ def build_report(
     Parameters
     ----------
     privacy
-        The run's :class:`dpsynth.accounting.PrivacyAccount`.
+        The run's :class:`dpsynth.accounting.PrivacyAccount` of the noisy
+        selections made.
+    worst_case
+        The account if every example had reached ``t_max``.
     config
         :meth:`dpsynth.generation.GenerationConfig.params` of the run.
     sizes
@@ -121,6 +133,7 @@ def build_report(
         },
         "privacy": {
             "dataset_epsilon": _bounds(privacy.dataset),
+            "dataset_epsilon_worst_case": _bounds(worst_case.dataset),
             "delta": privacy.delta,
             "per_label": {
                 label: {
@@ -167,6 +180,12 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         f"under {assumptions['neighbouring'].replace('_', '/')} adjacency: the accountant's estimate is "
         f"epsilon = {dataset['estimate']:.4g}, within [{dataset['lower']:.4g}, {dataset['upper']:.4g}], "
         f"computed with `{dataset['method']}`.",
+        "",
+        "This epsilon composes the noisy selections actually made. Their number follows from where "
+        "the released texts stop, so it is treated as public. Had every example run to t_max, the "
+        f"epsilon would be {privacy['dataset_epsilon_worst_case']['estimate']:.4g} "
+        f"(upper bound {privacy['dataset_epsilon_worst_case']['upper']:.4g}), a guarantee that does "
+        "not depend on the texts' lengths.",
         "",
         "## How the data were generated",
         "",
@@ -222,6 +241,46 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def report_from_checkpoint(path: str | os.PathLike[str], *, endpoint: str | None = None) -> dict[str, Any]:
+    """Build the report of the run recorded in a checkpoint, from its parameters and ledger.
+
+    The checkpoint's token lines count the noisy selections per label, so the
+    report accounts what was spent, also for a run that did not finish.
+    """
+    from .accounting import PrivacyAssumptions, account_run
+    from .checkpoint import read_checkpoint
+
+    state = read_checkpoint(path)
+    params = state.params
+    config = params["config"]
+    sizes = {label: size for label, size in params["sizes"].items() if size}
+    spent = state.selections()
+
+    def account(compositions: Mapping[str, int]) -> Any:
+        return account_run(
+            config["mechanism"],
+            config["sigma"],
+            pool_sizes={label: params["pool_sizes"][label] for label in sizes},
+            compositions=compositions,
+            num_splits=config["num_splits"],
+            shots=config["num_samples_per_split"],
+            delta=params["delta"],
+            assumptions=PrivacyAssumptions(sampling=config["sampling"]),
+        )
+
+    privacy = account({label: spent.get(label, 0) for label in sizes})
+    worst_case = account({label: size * config["t_max"] for label, size in sizes.items()})
+    finished = sum(
+        1
+        for tokens in state.tokens.values()
+        if tokens and (len(tokens) >= config["t_max"] or is_stop_token(tokens[-1]))
+    )
+    return build_report(
+        privacy=privacy, worst_case=worst_case, config=config, sizes=sizes, model=params["model"], endpoint=endpoint,
+        examples_written=finished,
+    )
+
+
 def report_paths(out: str | os.PathLike[str]) -> tuple[Path, Path]:
     """Return the JSON and Markdown report paths written beside the dataset ``out``."""
     out = Path(out)
@@ -232,6 +291,7 @@ def write_report(result: Any, out: str | os.PathLike[str], *, endpoint: str | No
     """Write the JSON and Markdown reports of a :class:`dpsynth.generation.GenerationResult` beside ``out``."""
     report = build_report(
         privacy=result.privacy,
+        worst_case=result.worst_case,
         config=result.config.params(),
         sizes=result.sizes,
         model=result.model,
