@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hmac
 import itertools
 import logging
 import math
@@ -170,6 +171,7 @@ class _Handlers:
         max_logprobs: int,
         completions_logprobs_shape: str,
         reverse_choices: bool,
+        require_api_key: str | None,
         stats: ServerStats,
     ) -> None:
         self.model = model
@@ -182,6 +184,7 @@ class _Handlers:
         self.max_logprobs = max_logprobs
         self.completions_logprobs_shape = completions_logprobs_shape
         self.reverse_choices = reverse_choices
+        self.require_api_key = require_api_key
         self.stats = stats
         self._ids = itertools.count(1)
 
@@ -208,7 +211,15 @@ class _Handlers:
 
     async def _handle(self, request: web.Request, answer: Callable[[dict[str, Any], bool], Any]) -> web.Response:
         self.stats.requests += 1
+        if self.require_api_key is not None and not _authorized(request, self.require_api_key):
+            logger.info("Rejected a request to %s: the API key is missing or wrong.", request.path)
+            return _error_response(401, "The API key is missing or wrong.", "invalid_request_error")
         fault = self._draw_fault()
+        # Read the body first: a client that times out during a stall closes the connection.
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
         if self.latency > 0:
             await asyncio.sleep(self.latency)
         if fault == "stall":
@@ -216,16 +227,18 @@ class _Handlers:
         refusal = self._fault_response(fault) if fault else None
         if refusal is not None:
             return refusal
-        try:
-            body = await request.json()
-        except ValueError:
-            return _error_response(400, "The request body is not valid JSON.", "invalid_request_error")
         if not isinstance(body, dict):
+            logger.info("Rejected a request to %s: the body is not a JSON object.", request.path)
             return _error_response(400, "The request body must be a JSON object.", "invalid_request_error")
         try:
             return web.json_response(await answer(body, fault == "no_logprobs"))
         except _BadRequest as error:
+            logger.info("Rejected a request to %s: %s", request.path, error)
             return _error_response(400, str(error), "invalid_request_error", error.param)
+        except ValueError as error:
+            # The model rejects a prompt it cannot read, such as one in another layout.
+            logger.info("The model rejected a prompt sent to %s: %s", request.path, error)
+            return _error_response(400, f"The model rejected a prompt: {error}", "invalid_request_error", "prompt")
 
     def _check_logprobs(self, name: str, value: int | None) -> None:
         if value is not None and value > self.max_logprobs:
@@ -350,6 +363,11 @@ class _Handlers:
         return self._envelope("chat.completion", model, [choice], len(prompt), len(result.tokens))
 
 
+def _authorized(request: web.Request, key: str) -> bool:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(token.encode(), key.encode())
+
+
 def _model_name(body: Mapping[str, Any]) -> str:
     model = body.get("model")
     if not isinstance(model, str) or not model:
@@ -445,6 +463,7 @@ def create_app(
     max_logprobs: int | None = None,
     completions_logprobs_shape: str = "legacy",
     reverse_choices: bool = False,
+    require_api_key: str | None = None,
 ) -> web.Application:
     """Build the aiohttp application that serves ``model``.
 
@@ -472,6 +491,9 @@ def create_app(
         ``"legacy"`` (OpenAI, vLLM) or ``"content"`` (llama.cpp) on ``/v1/completions``.
     reverse_choices
         List completion choices in reverse order, to test matching by ``index``.
+    require_api_key
+        Answer HTTP 401 to POST requests whose bearer token is not this key; None
+        accepts any request.
     """
     kinds = _check_options(latency, fault_rate, faults, stall_seconds, retry_after, completions_logprobs_shape)
     if max_logprobs is None:
@@ -490,6 +512,7 @@ def create_app(
         max_logprobs=max_logprobs,
         completions_logprobs_shape=completions_logprobs_shape,
         reverse_choices=reverse_choices,
+        require_api_key=require_api_key,
         stats=stats,
     )
     app = web.Application(client_max_size=_REQUEST_SIZE_LIMIT)

@@ -1,0 +1,460 @@
+"""The OpenAI-compatible backends against the local server over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import traceback
+
+import numpy as np
+import openai
+import pytest
+
+from dpsynth.backends import OpenAIChatModel, OpenAICompletionsModel, model_from_spec
+from dpsynth.backends.chat import restore_word_space
+from dpsynth.backends.keys import PLACEHOLDER_API_KEY, read_api_key
+from dpsynth.backends.responses import (
+    MalformedResponse,
+    MissingLogprobs,
+    chat_candidates,
+    completions_candidates,
+)
+from dpsynth.generation import step_prompts
+from dpsynth.incontext import InContextModel
+from dpsynth.models import ModelError, NextTokenModel
+from dpsynth.prompts import PromptBundle
+from dpsynth.server import running_server
+
+FAKE_KEY = "sk-dpsynth-FAKE-1f2e3d4c5b6a7988"
+BUNDLE = PromptBundle()
+POOL = [
+    "I have had a fever and chills since Monday.",
+    "My throat is sore and I ache all over.",
+    "I cough at night and feel very tired.",
+    "The fever came back this morning with a headache.",
+]
+
+
+def step_batch(prefix: str = "") -> list[str]:
+    splits = [np.array([0]), np.array([1, 2]), np.array([3])]
+    return step_prompts(BUNDLE, POOL, "influenza", prefix, splits)
+
+
+@pytest.fixture(scope="module")
+def model() -> InContextModel:
+    return InContextModel()
+
+
+@pytest.fixture(autouse=True)
+def no_key(monkeypatch):
+    # Each test sets the key it needs; none inherits one from the environment.
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+
+
+def ask(backend: NextTokenModel, prompts: list[str], top_k: int) -> list[dict[str, float]]:
+    return asyncio.run(backend.top_logprobs(prompts, top_k))
+
+
+# Response parsing -----------------------------------------------------------
+
+
+def test_legacy_shape_parsed():
+    body = {"choices": [{"index": 0, "logprobs": {"top_logprobs": [{" a": -0.5, " b": -1.0}]}}]}
+    assert completions_candidates(body, 1) == [{" a": -0.5, " b": -1.0}]
+
+
+def test_content_shape_parsed():
+    entries = [{"token": " a", "logprob": -0.5, "bytes": [32, 97]}, {"token": " b", "logprob": -1.0}]
+    body = {"choices": [{"index": 0, "logprobs": {"content": [{"token": " a", "top_logprobs": entries}]}}]}
+    assert completions_candidates(body, 1) == [{" a": -0.5, " b": -1.0}]
+    assert chat_candidates(body) == {" a": -0.5, " b": -1.0}
+
+
+def test_sentinel_dropped():
+    # OpenAI sends -9999 for a probability that underflows: it means zero.
+    body = {"choices": [{"index": 0, "logprobs": {"top_logprobs": [{" a": -0.1, " b": -9999.0, " c": float("-inf")}]}}]}
+    assert completions_candidates(body, 1) == [{" a": -0.1}]
+
+
+def test_duplicate_tokens_merged():
+    entries = [{"token": "x", "logprob": math.log(0.2)}, {"token": "x", "logprob": math.log(0.3)}]
+    merged = chat_candidates({"choices": [{"index": 0, "logprobs": {"content": [{"top_logprobs": entries}]}}]})
+    assert merged["x"] == pytest.approx(math.log(0.5), abs=1e-12)
+
+
+def test_choices_matched_by_index():
+    choices = [
+        {"index": 1, "logprobs": {"top_logprobs": [{" b": -0.2}]}},
+        {"index": 0, "logprobs": {"top_logprobs": [{" a": -0.1}]}},
+    ]
+    assert completions_candidates({"choices": choices}, 2) == [{" a": -0.1}, {" b": -0.2}]
+
+
+@pytest.mark.parametrize(
+    "choices",
+    [
+        [{"index": 0, "logprobs": {"top_logprobs": [{" a": -0.1}]}}],
+        [{"index": 0, "logprobs": {"top_logprobs": [{" a": -0.1}]}}] * 2,
+        [{"index": 0, "logprobs": {"top_logprobs": [{" a": -0.1}]}}, {"index": 5, "logprobs": None}],
+        [{"logprobs": {"top_logprobs": [{" a": -0.1}]}}, {"index": 1, "logprobs": None}],
+    ],
+)
+def test_mismatched_choices_rejected(choices):
+    with pytest.raises(MalformedResponse) as error:
+        completions_candidates({"choices": choices}, 2)
+    assert not isinstance(error.value, MissingLogprobs)
+
+
+def test_missing_logprobs_counted():
+    choices = [{"index": 0, "logprobs": None}, {"index": 1, "logprobs": {"top_logprobs": [{" a": -0.1}]}}]
+    with pytest.raises(MissingLogprobs) as error:
+        completions_candidates({"choices": choices}, 2)
+    assert (error.value.missing, error.value.total) == (1, 2)
+
+
+@pytest.mark.parametrize("body", [None, [], {}, {"choices": []}, {"choices": ["x"]}])
+def test_bodies_without_choices(body):
+    with pytest.raises(MalformedResponse):
+        completions_candidates(body, 1)
+
+
+def test_word_space_restored():
+    restored = restore_word_space({"fever": math.log(0.5), " fever": math.log(0.25), ",": -2.0}, "Message:")
+    assert set(restored) == {" fever", ","}
+    assert restored[" fever"] == pytest.approx(math.log(0.75), abs=1e-12)
+    assert restore_word_space({"fever": -1.0}, "Message: ") == {"fever": -1.0}
+
+
+# Completions backend --------------------------------------------------------
+
+
+def test_completions_match_model(model):
+    prompts = step_batch() + step_batch(" I have")
+    with running_server(model, reverse_choices=True) as server:
+        backend = OpenAICompletionsModel("mock", base_url=server.base_url)
+        result = ask(backend, prompts, 5)
+        stats = server.stats.snapshot()
+    assert result == [model.next_token_logprobs(prompt, 5) for prompt in prompts]
+    assert stats["completions_requests"] == 1
+    assert stats["prompts"] == len(prompts)
+    assert backend.stats.requests == 1
+
+
+def test_completions_content_shape(model):
+    prompts = step_batch(" My")
+    with running_server(model, completions_logprobs_shape="content") as server:
+        result = ask(OpenAICompletionsModel("mock", base_url=server.base_url), prompts, 7)
+    assert result == [model.next_token_logprobs(prompt, 7) for prompt in prompts]
+
+
+def test_completions_max_batch(model):
+    prompts = step_batch()
+    with running_server(model) as server:
+        backend = OpenAICompletionsModel("mock", base_url=server.base_url, max_batch=3)
+        result = ask(backend, prompts, 3)
+        requests = server.stats.requests
+    assert result == [model.next_token_logprobs(prompt, 3) for prompt in prompts]
+    assert requests == math.ceil(len(prompts) / 3)
+
+
+def test_backend_reused_across_loops(model):
+    # generate() runs a new event loop per call; the backend makes a client per loop.
+    prompts = step_batch()
+    with running_server(model) as server:
+        backend = OpenAICompletionsModel("mock", base_url=server.base_url)
+        first = ask(backend, prompts, 2)
+        second = ask(backend, prompts, 2)
+    assert first == second
+
+
+def test_caller_client_used(model):
+    async def run(base_url: str) -> list[dict[str, float]]:
+        async with openai.AsyncOpenAI(base_url=base_url, api_key="unused") as client:
+            backend = OpenAICompletionsModel("mock", client=client)
+            assert backend.base_url == base_url
+            return await backend.top_logprobs(step_batch(), 2)
+
+    with running_server(model) as server:
+        result = asyncio.run(run(server.base_url))
+    assert result == [model.next_token_logprobs(prompt, 2) for prompt in step_batch()]
+
+
+def test_completions_no_logprobs_error(model):
+    with running_server(model, fault_rate=1.0, faults=["no_logprobs"]) as server:
+        backend = OpenAICompletionsModel("served-model", base_url=server.base_url, malformed_retries=2)
+        with pytest.raises(ModelError) as error:
+            ask(backend, step_batch(), 5)
+        requests = server.stats.requests
+    message = str(error.value)
+    assert f"{server.base_url}/completions" in message
+    assert "'served-model'" in message
+    assert "no top logprobs in 3 attempt(s)" in message
+    assert "--model openai-chat:served-model" in message
+    assert requests == 3
+    assert backend.stats.malformed_retries == 2
+    assert backend.stats.failures == 1
+
+
+def test_chat_no_logprobs_error(model):
+    with running_server(model, fault_rate=1.0, faults=["no_logprobs"]) as server:
+        backend = OpenAIChatModel("served-model", base_url=server.base_url, malformed_retries=0)
+        with pytest.raises(ModelError) as error:
+            ask(backend, step_batch()[:1], 5)
+    message = str(error.value)
+    assert f"{server.base_url}/chat/completions" in message
+    assert "--model openai:served-model" in message
+
+
+def test_completions_cap_vllm(model):
+    # vLLM's default cap is 20 and it answers more with HTTP 400.
+    with running_server(model, max_logprobs=20) as server:
+        backend = OpenAICompletionsModel("served-model", base_url=server.base_url, max_top_k=None)
+        with pytest.raises(ModelError) as error:
+            ask(backend, step_batch(), 21)
+    message = str(error.value)
+    assert f"{server.base_url}/completions" in message
+    assert "'served-model'" in message
+    assert "logprobs=21" in message
+    assert "--top-k 20" in message
+
+
+def test_completions_cap_openai(model):
+    # OpenAI's completions endpoint returns at most 5 candidates.
+    with running_server(model, max_logprobs=5) as server:
+        backend = OpenAICompletionsModel("gpt-3.5-turbo-instruct", base_url=server.base_url)
+        with pytest.raises(ModelError) as error:
+            ask(backend, step_batch(), 6)
+    assert "logprobs=6" in str(error.value)
+    assert "--top-k 5" in str(error.value)
+
+
+def test_openai_cap_checked_before_sending(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    backend = OpenAICompletionsModel("gpt-3.5-turbo-instruct")
+    assert backend.max_top_k == 5
+    with pytest.raises(ValueError, match="--top-k 5"):
+        ask(backend, ["x"], 6)
+
+
+def test_chat_cap(model):
+    with running_server(model, max_logprobs=10) as server:
+        backend = OpenAIChatModel("served-model", base_url=server.base_url)
+        with pytest.raises(ModelError) as error:
+            ask(backend, step_batch()[:2], 11)
+    assert "top_logprobs=11" in str(error.value)
+    assert "--top-k" in str(error.value)
+
+
+# Chat backend -----------------------------------------------------------------
+
+
+def test_chat_match_model(model):
+    prompts = step_batch(" I have")
+    with running_server(model) as server:
+        backend = OpenAIChatModel("mock", base_url=server.base_url, concurrency=3)
+        result = ask(backend, prompts, 5)
+        stats = server.stats.snapshot()
+    assert result == [model.next_token_logprobs(prompt, 5) for prompt in prompts]
+    assert stats["chat_requests"] == len(prompts)
+    assert backend.stats.requests == len(prompts)
+
+
+def test_chat_framing():
+    backend = OpenAIChatModel("m", base_url="http://127.0.0.1:1/v1")
+    assert [message["role"] for message in backend.messages("P")] == ["system", "user"]
+    assert backend.messages("P")[1]["content"] == "P"
+    bare = OpenAIChatModel("m", base_url="http://127.0.0.1:1/v1", system_prompt=None)
+    assert bare.messages("P") == [{"role": "user", "content": "P"}]
+
+
+def test_chat_max_completion_tokens(model):
+    with running_server(model) as server:
+        backend = OpenAIChatModel("mock", base_url=server.base_url, token_limit_field="max_completion_tokens")
+        result = ask(backend, step_batch()[:2], 3)
+    assert result == [model.next_token_logprobs(prompt, 3) for prompt in step_batch()[:2]]
+
+
+# Retries ----------------------------------------------------------------------
+
+
+PREFIXES = ("", " I", " I have", " My", " The fever", " My throat", " I cough", " It", " The", " I had")
+
+
+@pytest.mark.parametrize("backend_class", [OpenAICompletionsModel, OpenAIChatModel])
+def test_retries_under_faults(model, backend_class, caplog):
+    # A 20% fault rate over every fault kind: the answers are exactly the model's.
+    # Seed 16 draws all four kinds within the first 20 requests, and both
+    # backends send at least 20 (completions in batches of 2 prompts).
+    batches = [step_batch(prefix) for prefix in PREFIXES]
+    expected = [[model.next_token_logprobs(prompt, 5) for prompt in batch] for batch in batches]
+    options = dict(fault_rate=0.2, seed=16, retry_after=0.01, stall_seconds=1.0)
+    caplog.set_level(logging.INFO, logger="dpsynth")
+    extra = {"max_batch": 2} if backend_class is OpenAICompletionsModel else {}
+    with running_server(model, **options) as server:
+        backend = backend_class("mock", base_url=server.base_url, timeout=0.3, max_retries=6, malformed_retries=4, **extra)
+
+        async def run() -> list[list[dict[str, float]]]:
+            return list(await asyncio.gather(*(backend.top_logprobs(batch, 5) for batch in batches)))
+
+        result = asyncio.run(run())
+        faults = server.stats.snapshot()["faults"]
+    assert result == expected
+    assert set(faults) == {"429", "500", "stall", "no_logprobs"}
+    stats = backend.stats
+    assert stats.malformed_retries == faults["no_logprobs"]
+    assert stats.client_retries == faults["429"] + faults["500"] + faults["stall"]
+    assert stats.failures == 0
+    assert "sending the request again" in caplog.text
+    assert "retries of the openai client" in caplog.text
+
+
+def test_rate_limit_exhausted(model):
+    with running_server(model, fault_rate=1.0, faults=["429"], retry_after=0.01) as server:
+        backend = OpenAICompletionsModel("mock", base_url=server.base_url, max_retries=2)
+        with pytest.raises(ModelError) as error:
+            ask(backend, step_batch(), 2)
+        requests = server.stats.requests
+    assert "HTTP 429 after 2 retries" in str(error.value)
+    assert "--resume" in str(error.value)
+    assert requests == 3
+
+
+def test_timeout_exhausted(model):
+    with running_server(model, fault_rate=1.0, faults=["stall"], stall_seconds=2.0) as server:
+        backend = OpenAICompletionsModel("mock", base_url=server.base_url, timeout=0.2, max_retries=0)
+        with pytest.raises(ModelError, match="did not answer within 0.2 s"):
+            ask(backend, step_batch(), 2)
+
+
+def test_server_down_error(model):
+    with running_server(model) as server:
+        base_url = server.base_url
+    backend = OpenAICompletionsModel("mock", base_url=base_url, max_retries=0)
+    with pytest.raises(ModelError) as error:
+        ask(backend, step_batch(), 2)
+    assert f"could not connect to {base_url}/completions" in str(error.value)
+    assert "--base-url" in str(error.value)
+
+
+def test_unreadable_prompt_error(model):
+    with running_server(model) as server:
+        backend = OpenAICompletionsModel("mock", base_url=server.base_url)
+        with pytest.raises(ModelError, match="HTTP 400"):
+            ask(backend, ["not a prompt in the model's layout"], 2)
+
+
+# API key ------------------------------------------------------------------------
+
+
+def test_key_sent_from_env(model, monkeypatch):
+    monkeypatch.setenv("MY_SERVER_KEY", FAKE_KEY)
+    with running_server(model, require_api_key=FAKE_KEY) as server:
+        backend = OpenAICompletionsModel("mock", base_url=server.base_url, api_key_env="MY_SERVER_KEY")
+        assert ask(backend, step_batch()[:1], 1)
+
+
+def test_key_never_leaks(model, monkeypatch, caplog):
+    # Recognisable fake keys: neither may appear in a log record, message or repr,
+    # even with every logger at DEBUG and retries logged.
+    wrong_key = "sk-dpsynth-WRONG-0a9b8c7d6e5f4321"
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    monkeypatch.setenv("OTHER_KEY", wrong_key)
+    caplog.set_level(logging.DEBUG)
+    options = dict(require_api_key=FAKE_KEY, fault_rate=0.5, faults=["429", "no_logprobs"], retry_after=0.01, seed=1)
+    with running_server(model, **options) as server:
+        backend = OpenAICompletionsModel("mock", base_url=server.base_url, max_retries=8, malformed_retries=8)
+        for prefix in ("", " I", " My"):
+            ask(backend, step_batch(prefix), 2)
+        rejected = OpenAIChatModel("mock", base_url=server.base_url, api_key_env="OTHER_KEY")
+        with pytest.raises(ModelError) as error:
+            ask(rejected, step_batch()[:1], 2)
+    assert backend.stats.client_retries + backend.stats.malformed_retries > 0
+    assert "rejected the API key" in str(error.value)
+    assert "OTHER_KEY" in str(error.value)
+    texts = [
+        str(error.value),
+        "".join(traceback.format_exception(error.value)),
+        repr(backend),
+        repr(rejected),
+        str(backend.stats),
+        caplog.text,
+    ]
+    for text in texts:
+        for key in (FAKE_KEY, wrong_key):
+            assert key not in text
+            assert key[-8:] not in text
+
+
+def test_key_echoed_by_server_is_scrubbed(monkeypatch):
+    backend = OpenAICompletionsModel("mock", base_url="http://127.0.0.1:1/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    assert backend._scrub(f"bad key {FAKE_KEY}") == "bad key ***"
+
+
+def test_openai_needs_key():
+    with pytest.raises(ModelError) as error:
+        OpenAICompletionsModel("gpt-3.5-turbo-instruct")
+    assert "OPENAI_API_KEY" in str(error.value)
+    assert "--api-key-env" in str(error.value)
+
+
+def test_local_server_gets_placeholder(caplog):
+    caplog.set_level(logging.INFO, logger="dpsynth")
+    assert read_api_key("OPENAI_API_KEY", "http://127.0.0.1:8000/v1") == PLACEHOLDER_API_KEY
+    assert "placeholder API key" in caplog.text
+    assert read_api_key(None, "https://api.openai.com/v1") == PLACEHOLDER_API_KEY
+    assert read_api_key("", "http://127.0.0.1:8000/v1") == PLACEHOLDER_API_KEY
+
+
+def test_key_as_variable_name_not_quoted():
+    # Someone who passes the key itself as the variable name must not see it echoed.
+    with pytest.raises(ValueError) as error:
+        OpenAICompletionsModel("m", base_url="http://127.0.0.1:1/v1", api_key_env=FAKE_KEY)
+    assert FAKE_KEY not in str(error.value)
+    with pytest.raises(ModelError) as missing:
+        read_api_key("sk_lowercase_key_value", "https://api.openai.com/v1")
+    assert "sk_lowercase_key_value" not in str(missing.value)
+
+
+# Model specs ------------------------------------------------------------------------
+
+
+def test_spec_forms():
+    completions = model_from_spec("openai:llama3:8b", base_url="http://127.0.0.1:1/v1", concurrency=4)
+    chat = model_from_spec("openai-chat:gpt-4o-mini", base_url="http://127.0.0.1:1/v1", timeout=5.0)
+    assert isinstance(completions, OpenAICompletionsModel)
+    assert (completions.model, completions.name, completions.concurrency) == ("llama3:8b", "openai:llama3:8b", 4)
+    assert isinstance(chat, OpenAIChatModel)
+    assert (chat.name, chat.timeout, chat.max_top_k) == ("openai-chat:gpt-4o-mini", 5.0, 20)
+    assert isinstance(model_from_spec("mock"), InContextModel)
+
+
+@pytest.mark.parametrize("spec", ["gpt-4", "openai:", "openai-chat: ", "anthropic:claude", ""])
+def test_bad_spec(spec):
+    with pytest.raises(ValueError) as error:
+        model_from_spec(spec, base_url="http://127.0.0.1:1/v1")
+    assert repr(spec) in str(error.value)
+    for form in ("'mock'", "'openai:MODEL'", "'openai-chat:MODEL'"):
+        assert form in str(error.value)
+
+
+def test_mock_spec_rejects_base_url():
+    with pytest.raises(ValueError, match="openai:MODEL"):
+        model_from_spec("mock", base_url="http://127.0.0.1:1/v1")
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"concurrency": 0}, {"timeout": 0}, {"max_retries": -1}, {"max_top_k": 0}, {"base_url": "127.0.0.1:8000"}],
+)
+def test_backend_rejects_options(options):
+    options = {"base_url": "http://127.0.0.1:1/v1", **options}
+    with pytest.raises(ValueError):
+        OpenAICompletionsModel("m", **options)
+
+
+def test_backends_satisfy_protocol():
+    for backend_class in (OpenAICompletionsModel, OpenAIChatModel):
+        assert isinstance(backend_class("m", base_url="http://127.0.0.1:1/v1"), NextTokenModel)
