@@ -1,11 +1,11 @@
 r"""An offline next-token model that learns from the examples in its prompt.
 
 :class:`InContextModel` replaces a language model in the demo, the
-notebooks and the tests. It needs no network and no weights, it is a pure
-function of the prompt, and its next-token distribution depends on the
-few-shot examples in the prompt in the way that matters to the mechanism:
-continuing a prefix, it favours the words that follow that prefix in the
-examples of the requested label.
+notebooks and the tests. It needs no network and no weights, and it is a pure
+function of the prompt. Its next-token distribution depends on the few-shot
+examples in the prompt in the way that matters to the mechanism: continuing a
+prefix, it favours the words that follow that prefix in the examples of the
+requested label.
 
 Tokens
 ------
@@ -51,10 +51,11 @@ the recursion ends at the continuation unigram
 :math:`P_{KN}(w) = N_{1+}(\cdot\, w) / N_{1+}(\cdot\,\cdot)`.
 
 The background also conditions on the label, because the label is public and
-a pretrained model knows that a migraine comes with a headache. The corpus
-sentences that mention the label (case-insensitive, whole words, an optional
-plural ``s``) form a topic corpus :math:`C_y` with its own Kneser-Ney model,
-and
+a pretrained model knows that a migraine comes with a headache. The corpus is
+a set of posts, separated by blank lines, with one sentence per line. The
+sentences of the posts that mention the label (case-insensitive, whole words,
+with an optional plural ending ``s``, ``es`` or ``y`` to ``ies`` on the last
+word) form a topic corpus :math:`C_y` with its own Kneser-Ney model, and
 
 .. math::
 
@@ -121,6 +122,7 @@ __all__ = [
     "InContextModel",
     "KneserNeyModel",
     "ParsedPrompt",
+    "label_pattern",
     "load_public_corpus",
     "parse_prompt",
     "tokenize",
@@ -150,7 +152,7 @@ def tokenize(text: str) -> list[str]:
 
 
 def load_public_corpus() -> str:
-    """Return the bundled public corpus: one sentence per line, written for this project."""
+    """Return the bundled public corpus: posts separated by blank lines, one sentence per line."""
     resource = importlib.resources.files("dpsynth") / "datasets" / "public_corpus.txt"
     return resource.read_text(encoding="utf-8")
 
@@ -207,6 +209,32 @@ def parse_prompt(prompt: str, bundle: PromptBundle) -> ParsedPrompt:
                     (line[len(label_heading):].strip(), text_line[len(text_heading):].strip())
                 )
     return ParsedPrompt(tuple(examples), label.strip(), prefix)
+
+
+def label_pattern(label: str) -> re.Pattern[str]:
+    """Return the pattern that finds ``label`` in lower-case text.
+
+    It matches the label's words as whole words separated by whitespace, with
+    an optional plural ending on the last word: ``s`` or ``es``, or ``ies`` in
+    place of a final ``y``.
+    """
+    words = [re.escape(word) for word in label.lower().split()]
+    last = label.lower().split()[-1]
+    if last.endswith("y"):
+        words[-1] = re.escape(last[:-1]) + "(?:y|ies)"
+    else:
+        words[-1] += "(?:s|es)?"
+    return re.compile(r"\b" + r"\s+".join(words) + r"\b")
+
+
+def _split_posts(text: str) -> list[list[str]]:
+    """Split text into posts at blank lines, each a list of its non-empty stripped lines."""
+    posts = []
+    for block in re.split(r"\n\s*\n", text):
+        lines = [line.strip() for line in block.splitlines() if line.strip()]
+        if lines:
+            posts.append(lines)
+    return posts
 
 
 def _padded_sentences(texts: Iterable[str], order: int) -> list[list[str]]:
@@ -304,8 +332,9 @@ class InContextModel:
     bundle
         The prompt wording that :func:`parse_prompt` reads.
     background
-        The public text of the background model, one sentence per line; the
-        bundled public corpus when None. Never pass private data here.
+        The public text of the background model: posts separated by blank
+        lines, one sentence per line. The bundled public corpus when None.
+        Never pass private data here.
     order
         The n-gram order n of the background and the in-context component
         (2 to 5): contexts are the last ``n - 1`` tokens.
@@ -365,10 +394,10 @@ class InContextModel:
         self._cache_size = cache_size
 
         text = load_public_corpus() if background is None else background
-        self._sentences_text = [line.strip() for line in text.splitlines() if line.strip()]
-        if not self._sentences_text:
+        self._posts = _split_posts(text)
+        if not self._posts:
             raise ValueError("background is empty: give public text with one sentence per line.")
-        sentences = _padded_sentences(self._sentences_text, order)
+        sentences = _padded_sentences((line for post in self._posts for line in post), order)
         tokens = {token for sentence in sentences for token in sentence} - {START_SYMBOL}
         self.vocabulary: tuple[str, ...] = tuple(sorted(tokens))
         self._index = {token: position for position, token in enumerate(self.vocabulary)}
@@ -389,11 +418,15 @@ class InContextModel:
     # Background -----------------------------------------------------------
 
     def _build_topic_model(self, label: str) -> KneserNeyModel | None:
-        words = label.lower().split()
-        if not words or self.topic_weight == 0.0:
+        if not label.split() or self.topic_weight == 0.0:
             return None
-        pattern = re.compile(r"\b" + r"\s+".join(map(re.escape, words)) + r"s?\b")
-        texts = [text for text in self._sentences_text if pattern.search(text.lower())]
+        pattern = label_pattern(label)
+        texts = [
+            line
+            for post in self._posts
+            if any(pattern.search(line.lower()) for line in post)
+            for line in post
+        ]
         if not texts:
             return None
         sentences = _padded_sentences(texts, self.order)

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from dpsynth.incontext import (
     STOP_TOKEN,
     InContextModel,
+    label_pattern,
     load_public_corpus,
     parse_prompt,
     tokenize,
@@ -34,10 +35,12 @@ BUNDLE = PromptBundle()
 TINY_CORPUS = """\
 I have a cough.
 I have a fever and a cough.
+
 My cough is worse at night.
 I feel tired and I have a headache.
+
 The flu gave me a fever.
-I think I have the flu, sadly.
+I think I have a cold, sadly.
 My back hurts.
 """
 
@@ -151,12 +154,13 @@ def padded_context(prefix: str, order: int) -> tuple:
 
 @pytest.mark.parametrize("order", [2, 3, 4])
 def test_background_matches_reference(order):
-    lines = TINY_CORPUS.splitlines()
+    posts = [post.splitlines() for post in TINY_CORPUS.split("\n\n")]
     model = InContextModel(background=TINY_CORPUS, order=order, topic_weight=0.3)
-    vocabulary, general = reference_kneser_ney(lines, order, 0.75)
-    _, topic = reference_kneser_ney([line for line in lines if "flu" in line], order, 0.75)
+    vocabulary, general = reference_kneser_ney([line for post in posts for line in post], order, 0.75)
+    # The topic corpus of "flu" is the whole third post, the only one that names it.
+    _, topic = reference_kneser_ney(posts[2], order, 0.75)
     assert set(model.vocabulary) == vocabulary
-    for prefix in ["", " I", " I have", " I have a", " My cough", " unseen words", " I have the flu"]:
+    for prefix in ["", " I", " I have", " I have a", " My cough", " My back", " unseen words"]:
         context = padded_context(prefix, order)
         plain = model.next_token_distribution(zero_shot_prompt(BUNDLE, "back pain", prefix))
         mixed = model.next_token_distribution(zero_shot_prompt(BUNDLE, "flu", prefix))
@@ -177,6 +181,22 @@ def test_other_label_examples_ignored(model):
     prompt = few_shot_prompt(BUNDLE, others, "influenza", " I have")
     public = zero_shot_prompt(BUNDLE, "influenza", " I have")
     assert model.next_token_logprobs(prompt, 20) == model.next_token_logprobs(public, 20)
+
+
+@pytest.mark.parametrize(
+    ("label", "text", "found"),
+    [
+        ("seasonal allergy", "my seasonal allergies are back", True),
+        ("seasonal allergy", "a seasonal  allergy", True),
+        ("back strain", "two back strains", True),
+        ("flu", "the flus", True),
+        ("flu", "influenza", False),
+        ("asthma", "asthmatic", False),
+        ("back strain", "back, strain", False),
+    ],
+)
+def test_label_pattern(label, text, found):
+    assert bool(label_pattern(label).search(text)) is found
 
 
 def test_unknown_label_plain_background(model):
@@ -404,7 +424,7 @@ def test_public_corpus_shares_no_sentence():
 
 def test_public_corpus_ngram_overlap():
     # The data card states this bound: under 3% of the private word 5-grams
-    # occur in the public corpus (1.4% when it was written).
+    # occur in the public corpus (1.3% when it was written).
     def five_grams(text: str) -> list[tuple[str, ...]]:
         words = normalised_words(text)
         return [tuple(words[i:i + 5]) for i in range(len(words) - 4)]
