@@ -103,7 +103,9 @@ class OpenAIEndpointModel:
     timeout
         Seconds the ``openai`` client waits for one response before it retries.
     max_retries
-        Retries of the ``openai`` client per request.
+        Retries of the ``openai`` client per request; 2 is the client's own
+        default. A run that still fails stops with an error and continues from
+        its checkpoint with ``--resume``.
     malformed_retries
         Extra attempts for a response that arrives without usable logprobs.
     """
@@ -121,7 +123,7 @@ class OpenAIEndpointModel:
         *,
         concurrency: int = 16,
         timeout: float = 60.0,
-        max_retries: int = 4,
+        max_retries: int = 2,
         malformed_retries: int = 2,
     ) -> None:
         if not isinstance(model, str) or not model.strip():
