@@ -116,7 +116,9 @@ def _pure_dp_epsilon(eps0: float, sample_rate: float, compositions: int, delta: 
 
 
 def _subsampled_gaussian_epsilon(sigma: float, q: float, compositions: int, delta: float) -> EpsilonBounds:
-    floor, _ = gaussian.subsampled_single_step_epsilon_bracket(sigma, q, delta)
+    floor, exact_one_step = gaussian.subsampled_single_step_epsilon_bracket(sigma, q, delta)
+    if compositions == 1:
+        return EpsilonBounds(floor, exact_one_step, exact_one_step, delta, "exact-one-step")
     ceiling = _gaussian_ceiling(sigma, q, compositions, delta)
     try:
         result = pld.subsampled_gaussian_pld_epsilon(sigma, q, compositions, delta)

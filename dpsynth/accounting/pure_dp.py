@@ -36,13 +36,27 @@ def amplified_epsilon(eps0: float, sample_rate: float) -> float:
     return math.log1p(sample_rate * math.expm1(eps0))
 
 
+# Total weight of the binomial terms that are dropped for speed; see _BinomialProfile.
+_LOG_CUT = math.log(1e-30)
+
+
 class _BinomialProfile:
-    """Log-weights and losses of T-fold randomized response with a given epsilon."""
+    """Log-weights and losses of T-fold randomized response with a given epsilon.
+
+    Only the flips k with |k - T(1-p)| <= sqrt(T log(2/c) / 2) are kept, with
+    c = 1e-30: by Hoeffding's inequality the dropped terms weigh at most c in
+    total, which ``delta`` adds back, so it never understates the profile.
+    """
 
     def __init__(self, step_epsilon: float, compositions: int) -> None:
-        k = np.arange(compositions + 1, dtype=float)
         log_p = float(log_expit(step_epsilon))
         log_not_p = float(log_expit(-step_epsilon))
+        centre = compositions * math.exp(log_not_p)
+        reach = math.sqrt(compositions * (math.log(2) - _LOG_CUT) / 2)
+        first = max(0, int(math.floor(centre - reach)))
+        last = min(compositions, int(math.ceil(centre + reach)))
+        self.dropped = 0.0 if (first == 0 and last == compositions) else math.exp(_LOG_CUT)
+        k = np.arange(first, last + 1, dtype=float)
         self.log_weights = (
             gammaln(compositions + 1) - gammaln(k + 1) - gammaln(compositions - k + 1)
             + (compositions - k) * log_p + k * log_not_p
@@ -52,10 +66,10 @@ class _BinomialProfile:
     def delta(self, epsilon: float) -> float:
         above = self.losses > epsilon
         if not above.any():
-            return 0.0
+            return self.dropped
         log_terms = self.log_weights[above] + np.log(-np.expm1(epsilon - self.losses[above]))
         top = log_terms.max()
-        return float(math.exp(top) * np.exp(log_terms - top).sum())
+        return float(math.exp(top) * np.exp(log_terms - top).sum()) + self.dropped
 
 
 @lru_cache(maxsize=256)
