@@ -136,6 +136,12 @@ def test_gaussian_mu_recovers_curve():
             assert gaussian_dp_mu(a, b) == pytest.approx(mu, rel=1e-9)
 
 
+def test_gaussian_mu_edges():
+    assert gaussian_dp_mu(0.6, 0.5) == 0.0
+    assert gaussian_dp_mu(0.0, 0.3) == math.inf
+    assert gaussian_dp_mu(0.0, 1.0) == 0.0
+
+
 def test_gaussian_epsilon_inverts_profile():
     # The profile of mu-GDP (Dong, Roth and Su 2022, Corollary 2.13), written out here.
     for mu in (0.5, 1.5, 3.0):

@@ -108,14 +108,19 @@ def max_certifiable_epsilon(trials: int, delta: float, confidence: float) -> flo
 def gaussian_dp_mu(false_positive_rate: float, false_negative_rate: float) -> float:
     """Return ``max(0, Phi^-1(1 - a) - Phi^-1(b))``: the mu of the GDP curve through (a, b).
 
-    ``inf`` when a rate is 0. Under the mu-GDP assumption the mechanism's mu is
-    at least this value when ``a`` and ``b`` are upper bounds on the rates.
+    It is 0 when ``a + b >= 1`` (the test does no better than chance) and
+    ``inf`` when a rate is 0 and the other is not. Under the mu-GDP assumption,
+    the mechanism's mu is at least this value when ``a`` and ``b`` are upper
+    bounds on the rates.
     """
     a, b = float(false_positive_rate), float(false_negative_rate)
     if not (0.0 <= a <= 1.0 and 0.0 <= b <= 1.0):
         raise ValueError(f"rates a={a!r}, b={b!r} are invalid: give probabilities in [0, 1].")
-    mu = float(stats.norm.isf(a) - stats.norm.ppf(b))
-    return max(0.0, mu) if not math.isnan(mu) else 0.0
+    if a + b >= 1.0:
+        return 0.0
+    if a == 0.0 or b == 0.0:
+        return math.inf
+    return max(0.0, float(stats.norm.isf(a) - stats.norm.ppf(b)))
 
 
 def gaussian_dp_epsilon(mu: float, delta: float) -> float:
