@@ -40,6 +40,7 @@ from dpsynth.audit import (
     ngram_overlap,
     run_audit,
     simulate_scores,
+    sweep_noise,
 )
 from dpsynth.audit.bounds import select_threshold, threshold_error_counts
 from dpsynth.audit.canary import CANARY_RECORD
@@ -143,7 +144,7 @@ def test_gaussian_mu_edges():
 
 
 def test_gaussian_epsilon_inverts_profile():
-    # The profile of mu-GDP (Dong, Roth and Su 2022, Corollary 2.13), written out here.
+    # The (epsilon, delta) profile of mu-GDP (Dong, Roth and Su 2022), written out here.
     for mu in (0.5, 1.5, 3.0):
         for delta in (1e-5, 0.05):
             eps = gaussian_dp_epsilon(mu, delta)
@@ -270,7 +271,7 @@ def generation_canary_frequency(pool, config, steps, seed):
 
 
 def test_generation_step_matches_runs():
-    # q = 1: one split contains the whole pool, so every step sees the canary, as in setting A.
+    # q = 1: one split contains the whole pool, so the canary is in every step, as in setting A.
     config = GenerationConfig(sigma=1.5, num_splits=1, num_samples_per_split=3, top_k=2)
     steps = 4000
     with_canary = generation_canary_frequency([CANARY_RECORD, "first record", "second record"], config, steps, 7)
@@ -373,6 +374,16 @@ def test_result_curve_and_dict():
     values = json.loads(json.dumps(result.to_dict()))
     assert values["variant"] == "correct"
     assert values["total_runs"] == 2 * (2000 + 500)
+
+
+def test_noise_sweep_curves():
+    sweep = sweep_noise(SETTING_A, [1.0, 1.5, 3.0], np.random.default_rng(20), trials=5000)
+    assert sweep.noises == (1.0, 1.5, 3.0)
+    assert sweep.claimed[1] == pytest.approx(2.904, abs=1e-3)
+    # More noise, smaller claim: the accountant's epsilon falls with sigma.
+    assert sweep.claimed[0] > sweep.claimed[1] > sweep.claimed[2]
+    assert sweep.violations == (False, False, False)
+    assert all(low <= sweep.max_certifiable for low in sweep.epsilon_lower)
 
 
 def test_same_seed_same_result():

@@ -31,7 +31,7 @@ from .bounds import (
 )
 from .canary import AuditVectors, CanaryModel, audit_vectors
 from .command import add_audit_parser, run_audit
-from .experiment import AuditResult, audit_mechanism, claimed_epsilon
+from .experiment import AuditResult, NoiseSweep, audit_mechanism, claimed_epsilon, sweep_noise
 from .text import (
     Canary,
     CanaryExposure,
@@ -55,6 +55,7 @@ __all__ = [
     "CanaryModel",
     "ExposureReport",
     "OverlapMatch",
+    "NoiseSweep",
     "OverlapReport",
     "Variant",
     "add_audit_parser",
@@ -72,4 +73,5 @@ __all__ = [
     "ngram_overlap",
     "run_audit",
     "simulate_scores",
+    "sweep_noise",
 ]

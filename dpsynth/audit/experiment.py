@@ -14,7 +14,8 @@ as its accounting says.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,7 @@ from .bounds import (
 )
 from .trials import AuditSettings, Variant, _check_variant, simulate_scores
 
-__all__ = ["AuditResult", "audit_mechanism", "claimed_epsilon"]
+__all__ = ["AuditResult", "NoiseSweep", "audit_mechanism", "claimed_epsilon", "sweep_noise"]
 
 logger = logging.getLogger("dpsynth")
 
@@ -242,3 +243,61 @@ def audit_mechanism(
         variant.value, trials, threshold, result.epsilon_lower, claimed.upper,
     )
     return result
+
+
+@dataclass(frozen=True)
+class NoiseSweep:
+    """Audits of one variant at several noise values: the curves of a bound-against-claim plot.
+
+    Attributes
+    ----------
+    noises
+        The noise values (sigma, or eps0 for the exponential mechanism), in the order given.
+    epsilon_lower, gaussian_epsilon, claimed
+        For each noise value: the audit's lower bound, the Gaussian-shape
+        estimate, and the accountant's epsilon (its upper bound).
+    max_certifiable
+        The largest lower bound the trial budget can give, the same at every noise value.
+    results
+        The full result of each audit.
+    """
+
+    noises: tuple[float, ...]
+    epsilon_lower: tuple[float, ...]
+    gaussian_epsilon: tuple[float, ...]
+    claimed: tuple[float, ...]
+    max_certifiable: float
+    results: tuple[AuditResult, ...]
+
+    @property
+    def violations(self) -> tuple[bool, ...]:
+        """For each noise value, whether the audit found a violation."""
+        return tuple(result.violation for result in self.results)
+
+
+def sweep_noise(
+    settings: AuditSettings,
+    noises: Sequence[float],
+    rng: np.random.Generator,
+    *,
+    variant: Variant | str = Variant.CORRECT,
+    trials: int = 100_000,
+) -> NoiseSweep:
+    """Audit ``variant`` at each noise value, with the other settings unchanged.
+
+    The audits draw from ``rng`` one after another, so the sweep is reproducible
+    from a seeded generator.
+    """
+    if len(noises) == 0:
+        raise ValueError("noises is empty: give at least one noise value to audit.")
+    results = tuple(
+        audit_mechanism(replace(settings, noise=float(noise)), rng, variant=variant, trials=trials) for noise in noises
+    )
+    return NoiseSweep(
+        noises=tuple(float(noise) for noise in noises),
+        epsilon_lower=tuple(result.epsilon_lower for result in results),
+        gaussian_epsilon=tuple(result.gaussian_epsilon for result in results),
+        claimed=tuple(result.claimed.upper for result in results),
+        max_certifiable=results[0].max_certifiable,
+        results=results,
+    )

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -223,7 +223,7 @@ class Canary:
 
     label: str
     prefix: str
-    secret: tuple[str, ...] = field(default_factory=tuple)
+    secret: tuple[str, ...]
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "secret", tuple(self.secret))

@@ -153,6 +153,8 @@ def _select(merged: np.ndarray, settings: AuditSettings, variant: Variant, rng: 
         return gaussian_noisy_argmax(merged, noise, settings.num_splits, rng)
     if variant is Variant.HALF_NOISE:
         # argmax(s * p + G / 2) = argmax(2 s * p + G): half the Gumbel noise is twice eps0.
+        # NOTE: with one split and two tokens a step shows only eps0 / 2 of the per-token
+        # epsilon, so this variant lands on the claim and the audit does not catch it.
         noise = 2.0 * noise
     return exponential_noisy_argmax(merged, noise, settings.num_splits, rng)
 
