@@ -7,8 +7,8 @@ times". The second batch, which the choice never saw, gives the false-positive
 and false-negative counts, their Clopper-Pearson bounds, and the epsilon lower
 bound of :mod:`dpsynth.audit.bounds`. The claim is the accountant's epsilon for
 the same settings. A lower bound above the claim's upper bound is a violation:
-with probability at least the confidence level, the mechanism is not as private
-as its accounting says.
+with probability at least the confidence level, the mechanism is less private
+than its accounting claims.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class AuditResult:
     threshold_trials
         Runs per dataset that chose the threshold, disjoint from the estimation runs.
     threshold
-        The test says "canary present" when a run's score is at least this.
+        The test decides "canary present" when a run's score is at least this.
     false_positives, false_negatives
         Error counts of the estimation runs at ``threshold``.
     false_positive_upper, false_negative_upper
