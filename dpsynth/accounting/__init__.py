@@ -5,7 +5,7 @@ Modules, by concept:
 - ``types``: enums, result dataclasses, assumptions, the warning and error classes.
 - ``gaussian``: analytic Gaussian, one subsampled Gaussian step, Rényi DP bound.
 - ``pure_dp``: exact composition of the (subsampled) exponential mechanism.
-- ``epsilon``: the epsilon query with its checks and fallbacks, and curves.
+- ``accountant``: the epsilon query with its checks and fallbacks, and curves.
 - ``calibration``: noise for a target epsilon, compositions for a budget.
 - ``run``: sampling rate, default delta, per-label and dataset accounts.
 - ``seed_pack``: what LlamaIndex's DiffPrivateSimpleDatasetPack would report.
@@ -14,7 +14,7 @@ Modules, by concept:
 from __future__ import annotations
 
 from .calibration import calibrate, max_compositions
-from .epsilon import delta_curve, epsilon, epsilon_curve
+from .accountant import clear_caches, delta_curve, epsilon, epsilon_curve
 from .run import LabelAccount, PrivacyAccount, account_run, default_delta, sample_rate
 from .seed_pack import seed_pack_sigma_to_eps
 from .types import (
@@ -41,6 +41,7 @@ __all__ = [
     "SamplingScheme",
     "account_run",
     "calibrate",
+    "clear_caches",
     "default_delta",
     "delta_curve",
     "epsilon",

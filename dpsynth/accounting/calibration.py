@@ -6,12 +6,12 @@ import math
 
 from scipy.optimize import brentq
 
-from .epsilon import epsilon, validate_inputs
+from .accountant import epsilon, validate_inputs
 from .types import AccountingError, Calibration, Mechanism
 
 __all__ = ["calibrate", "max_compositions"]
 
-_RELATIVE_TOLERANCE = 1e-6
+_RELATIVE_TOLERANCE = 1e-5
 
 
 def calibrate(
@@ -26,7 +26,7 @@ def calibrate(
     Brent's method on the logarithm of the noise brackets the root of
     ``epsilon(noise).upper = target_epsilon``; the returned noise is the end of
     the bracket on the safe side (larger sigma, or smaller eps0), within a
-    relative 1e-6 of the root, so ``result.epsilon.upper <= target_epsilon``.
+    relative 1e-5 of the root, so ``result.epsilon.upper <= target_epsilon``.
 
     Parameters
     ----------

@@ -141,3 +141,8 @@ def rdp_epsilon(sigma: float, q: float, compositions: int, delta: float) -> floa
         - (math.log(delta) + np.log(orders)) / (orders - 1)
     )
     return max(0.0, float(epsilons.min()))
+
+
+def clear_cache() -> None:
+    """Forget this module's cached results."""
+    _rdp_per_step.cache_clear()

@@ -224,43 +224,46 @@ class _ComposedLoss:
     """The discrete privacy loss of T composed steps, restricted to losses above 0.
 
     Stores suffix sums so that delta(eps) = m_inf + sum over v > eps of
-    f(v) (1 - exp(eps - v)) inverts in one search for any delta.
+    f(v) (1 - exp(eps - v)) costs O(1) for any eps, and its inverse a binary search.
     """
 
     def __init__(self, values: np.ndarray, pmf: np.ndarray, infinity_mass: float) -> None:
-        keep = values > 0
-        self.values = values[keep]
-        pmf = pmf[keep]
+        self.values = values
         self.infinity_mass = infinity_mass
         self.tail_mass = np.cumsum(pmf[::-1])[::-1]
-        self.tail_weighted = np.cumsum((pmf * np.exp(-self.values))[::-1])[::-1]
-        # delta at each grid value v_i, from the points strictly above it.
-        above_mass = np.zeros(len(pmf))
-        above_mass[:-1] = self.tail_mass[1:]
-        above_weighted = np.zeros(len(pmf))
-        above_weighted[:-1] = self.tail_weighted[1:]
-        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-            self.delta_at_points = infinity_mass + above_mass - np.exp(self.values + np.log(above_weighted))
+        self.tail_weighted = np.cumsum((pmf * np.exp(-values))[::-1])[::-1]
+
+    def _delta_above(self, index: int, epsilon: float) -> float:
+        """Return delta(epsilon) counting the points from ``index`` on, all of which must lie above epsilon."""
+        if index >= len(self.values):
+            return self.infinity_mass
+        weighted = self.tail_weighted[index]
+        scaled = math.exp(epsilon + math.log(weighted)) if weighted > 0 else 0.0
+        return self.infinity_mass + self.tail_mass[index] - scaled
 
     def delta(self, epsilon: float) -> float:
         """Return delta(epsilon) of the discrete loss, for epsilon >= 0."""
         index = int(np.searchsorted(self.values, epsilon, side="right"))
-        if index >= len(self.values):
-            return self.infinity_mass
-        value = self.infinity_mass + self.tail_mass[index] - math.exp(epsilon) * self.tail_weighted[index]
-        return min(1.0, max(0.0, value))
+        return min(1.0, max(0.0, self._delta_above(index, epsilon)))
 
     def epsilon(self, delta: float) -> float:
         """Return the smallest epsilon >= 0 with delta(eps) <= ``delta``."""
         if self.infinity_mass >= delta:
             return math.inf
-        index = int(np.searchsorted(-self.delta_at_points, -delta, side="left"))
-        if index >= len(self.values):
+        # delta at grid value v_i, from the points above it, falls with i: find the first one <= delta.
+        low, high = 0, len(self.values)
+        while low < high:
+            middle = (low + high) // 2
+            if self._delta_above(middle + 1, float(self.values[middle])) <= delta:
+                high = middle
+            else:
+                low = middle + 1
+        if low >= len(self.values):
             return math.inf
-        numerator = self.infinity_mass + self.tail_mass[index] - delta
-        if numerator <= 0 or self.tail_weighted[index] <= 0:
-            return float(self.values[index])
-        return max(0.0, math.log(numerator / self.tail_weighted[index]))
+        numerator = self.infinity_mass + self.tail_mass[low] - delta
+        if numerator <= 0 or self.tail_weighted[low] <= 0:
+            return float(self.values[low])
+        return max(0.0, math.log(numerator) - math.log(self.tail_weighted[low]))
 
 
 @lru_cache(maxsize=256)
@@ -292,15 +295,33 @@ def _composed(
     # Index k of the circular result holds the sum count*(start + shift) + k*mesh, modulo the window.
     offset = (count * (single_left + shift) - window_left) % window
     first = int(math.ceil((window - offset) / mesh - 1e-9)) % size
-    composed = np.roll(composed, -first)
-    values = window_left + ((offset + first * mesh) % window) + mesh * np.arange(size)
+    start = window_left + ((offset + first * mesh) % window)
+    values, positive = _positive_part(composed, first, start, mesh)
 
     infinity_mass = -math.expm1(count * math.log1p(-mass_above)) if mass_above < 1 else 1.0
     # Negative entries are floating-point noise of the FFT; their size estimates the noise elsewhere.
     noise = max(0.0, -float(composed.min()))
-    composed = np.maximum(composed, 0.0)
     slack = 2 * tail + count * mass_below + size * noise + error_delta / 2
-    return _ComposedLoss(values, composed, infinity_mass), eta, slack, size
+    return _ComposedLoss(values, np.maximum(positive, 0.0), infinity_mass), eta, slack, size
+
+
+def _positive_part(composed: np.ndarray, first: int, start: float, mesh: float) -> tuple[np.ndarray, np.ndarray]:
+    """Return (values, masses) of the circular result above 0, in increasing order of value.
+
+    Entry ``first`` holds the smallest value ``start``, and the values rise by
+    ``mesh`` from there around the circle.
+    """
+    size = len(composed)
+    skip = int(math.floor(-start / mesh)) + 1 if start <= 0 else 0
+    if skip >= size:
+        return np.empty(0), np.empty(0)
+    begin = (first + skip) % size
+    if begin >= first:
+        masses = np.concatenate([composed[begin:], composed[:first]])
+    else:
+        masses = composed[begin:first]
+    values = start + mesh * (skip + np.arange(len(masses)))
+    return values, masses
 
 
 def direction_epsilon(
@@ -314,8 +335,8 @@ def direction_epsilon(
     return PldEpsilon(min(lower, estimate), estimate, max(upper, estimate), size)
 
 
-# Grid of the first, cheap look at the add direction.
-_SCREENING_GRID = 2**13
+# Grids of the cheap looks at the add direction, coarse to fine.
+_SCREENING_GRIDS = (2**12, 2**15)
 
 
 def subsampled_gaussian_pld_epsilon(sigma: float, q: float, count: int, delta: float) -> PldEpsilon:
@@ -329,8 +350,9 @@ def subsampled_gaussian_pld_epsilon(sigma: float, q: float, count: int, delta: f
     remove = direction_epsilon(Direction.REMOVE, sigma, q, count, delta)
     if -count * _log1p_minus(q) <= remove.lower:
         return remove
-    if direction_epsilon(Direction.ADD, sigma, q, count, delta, _SCREENING_GRID).upper <= remove.lower:
-        return remove
+    for grid in _SCREENING_GRIDS:
+        if direction_epsilon(Direction.ADD, sigma, q, count, delta, grid).upper <= remove.lower:
+            return remove
     add = direction_epsilon(Direction.ADD, sigma, q, count, delta)
     return PldEpsilon(
         max(remove.lower, add.lower),
@@ -351,3 +373,8 @@ def subsampled_gaussian_pld_delta(sigma: float, q: float, count: int, epsilons: 
         composed = _composed(direction, sigma, q, count, _CURVE_DELTA, MAX_GRID)[0]
         curves.append([composed.delta(max(0.0, float(value))) for value in epsilons])
     return np.max(np.array(curves), axis=0)
+
+
+def clear_cache() -> None:
+    """Forget this module's cached results."""
+    _composed.cache_clear()

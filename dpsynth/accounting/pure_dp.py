@@ -90,3 +90,8 @@ def binomial_epsilon_bracket(step_epsilon: float, compositions: int, delta: floa
         return 0.0, 0.0
     profile = _profile(step_epsilon, compositions)
     return invert_profile(profile.delta, delta, upper_start=step_epsilon * compositions)
+
+
+def clear_cache() -> None:
+    """Forget this module's cached results."""
+    _profile.cache_clear()

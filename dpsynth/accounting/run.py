@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .epsilon import epsilon, validate_inputs
+from .accountant import epsilon, validate_inputs
 from .types import AccountingError, EpsilonBounds, Mechanism, Neighbouring, PrivacyAssumptions, PrivacyWarning, SamplingScheme
 
 __all__ = ["LabelAccount", "PrivacyAccount", "account_run", "default_delta", "sample_rate"]

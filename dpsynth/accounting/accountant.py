@@ -18,7 +18,7 @@ import numpy as np
 from . import gaussian, pld, pure_dp
 from .types import AccountingError, EpsilonBounds, Mechanism
 
-__all__ = ["delta_curve", "epsilon", "epsilon_curve", "validate_inputs"]
+__all__ = ["clear_caches", "delta_curve", "epsilon", "epsilon_curve", "validate_inputs"]
 
 logger = logging.getLogger("dpsynth")
 
@@ -151,6 +151,14 @@ def _gaussian_ceiling(sigma: float, q: float, compositions: int, delta: float) -
     """Return the smaller of two sound upper bounds: unsubsampled analytic Gaussian and Rényi DP."""
     _, analytic = gaussian.analytic_gaussian_epsilon_bracket(sigma, compositions, delta)
     return min(analytic, gaussian.rdp_epsilon(sigma, q, compositions, delta))
+
+
+def clear_caches() -> None:
+    """Forget every cached accounting result, to free memory or to time queries cold."""
+    _epsilon_cached.cache_clear()
+    pld.clear_cache()
+    gaussian.clear_cache()
+    pure_dp.clear_cache()
 
 
 def epsilon_curve(
