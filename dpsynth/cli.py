@@ -222,9 +222,11 @@ def build_parser() -> argparse.ArgumentParser:
     report_parser.add_argument("--endpoint", help="base URL of the model's server, to name in the report")
     report_parser.set_defaults(handler=_run_report)
 
+    from .audit import add_audit_parser
     from .server import add_serve_mock_parser
 
     add_serve_mock_parser(subparsers)
+    add_audit_parser(subparsers)
     return parser
 
 
