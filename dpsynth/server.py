@@ -7,6 +7,8 @@ can be tested and benchmarked over real HTTP without a GPU or an API key.
 Endpoints (the subset of OpenAI's API that dpsynth and the LlamaIndex pack use):
 
 - ``GET /v1/models`` lists the model.
+- ``GET /dpsynth/stats`` returns the request counters of :class:`ServerStats`
+  as JSON, for benchmarks that run the server in another process.
 - ``POST /v1/completions`` takes ``prompt`` as a string or a list of strings,
   ``max_tokens``, ``logprobs`` (0 to ``max_logprobs``) and ``stop``, and answers
   with one choice per prompt, each with its ``index``. The text is the greedy
@@ -20,7 +22,13 @@ Endpoints (the subset of OpenAI's API that dpsynth and the LlamaIndex pack use):
   frames a completion prompt; system messages are ignored.
 
 Any model name is accepted in a request and echoed back. A ``logprobs`` or
-``top_logprobs`` above ``max_logprobs`` gets HTTP 400, as vLLM answers.
+``top_logprobs`` above ``max_logprobs`` gets HTTP 400, as vLLM answers. A prompt
+the model cannot read (the offline model reads only the layout of
+:mod:`dpsynth.prompts`) gets HTTP 400 too, or with
+``on_unreadable_prompt="end_of_text"`` the answer ``<|endoftext|>`` with
+probability 1. The LlamaIndex pack needs the second: it stops only at end-of-text
+markers and keeps appending after the newline that ends a text, and a prompt that
+continues past that newline no longer has the layout.
 
 Faults. With probability ``fault_rate`` a request to either POST endpoint gets
 one fault, drawn uniformly from ``faults``:
@@ -50,7 +58,7 @@ from typing import Any
 import numpy as np
 from aiohttp import web
 
-from .models import NextTokenModel
+from .models import NextTokenModel, TopLogprobs
 
 __all__ = [
     "FAULT_KINDS",
@@ -69,6 +77,11 @@ FAULT_KINDS: tuple[str, ...] = ("429", "500", "stall", "no_logprobs")
 """The faults the server can inject."""
 
 LOGPROBS_SHAPES = ("legacy", "content")
+
+UNREADABLE_PROMPT_ACTIONS = ("reject", "end_of_text")
+
+END_OF_TEXT = "<|endoftext|>"
+"""The token the server answers for an unreadable prompt with ``on_unreadable_prompt="end_of_text"``."""
 
 _DEFAULT_MAX_TOKENS = 16
 _MAX_TOKENS_LIMIT = 256
@@ -90,6 +103,8 @@ class ServerStats:
         POST requests to ``/v1/completions`` and ``/v1/chat/completions``.
     prompts
         Prompts answered (a completions request may carry many).
+    unreadable_prompts
+        Prompts the model could not read, answered with the end-of-text token.
     faults
         Injected faults by kind.
     """
@@ -98,6 +113,7 @@ class ServerStats:
     completions_requests: int = 0
     chat_requests: int = 0
     prompts: int = 0
+    unreadable_prompts: int = 0
     faults: dict[str, int] = field(default_factory=dict)
 
     def snapshot(self) -> dict[str, Any]:
@@ -107,6 +123,7 @@ class ServerStats:
             "completions_requests": self.completions_requests,
             "chat_requests": self.chat_requests,
             "prompts": self.prompts,
+            "unreadable_prompts": self.unreadable_prompts,
             "faults": dict(self.faults),
         }
 
@@ -172,6 +189,7 @@ class _Handlers:
         completions_logprobs_shape: str,
         reverse_choices: bool,
         require_api_key: str | None,
+        on_unreadable_prompt: str,
         stats: ServerStats,
     ) -> None:
         self.model = model
@@ -185,6 +203,7 @@ class _Handlers:
         self.completions_logprobs_shape = completions_logprobs_shape
         self.reverse_choices = reverse_choices
         self.require_api_key = require_api_key
+        self.on_unreadable_prompt = on_unreadable_prompt
         self.stats = stats
         self._ids = itertools.count(1)
 
@@ -256,7 +275,7 @@ class _Handlers:
         for _ in range(max_tokens):
             if not active:
                 break
-            batch = await self.model.top_logprobs([prompts[i] + results[i].text for i in active], top_k)
+            batch = await self._candidates([prompts[i] + results[i].text for i in active], top_k)
             still_active = []
             for i, candidates in zip(active, batch):
                 result = results[i]
@@ -264,6 +283,9 @@ class _Handlers:
                 result.tokens.append(token)
                 result.logprobs.append(candidates[token])
                 result.candidates.append(dict(candidates))
+                if token == END_OF_TEXT:
+                    result.finish_reason = "stop"
+                    continue
                 result.text += token
                 cut = min((result.text.find(s) for s in stop if s in result.text), default=-1)
                 if cut >= 0:
@@ -274,6 +296,22 @@ class _Handlers:
             active = still_active
         self.stats.prompts += len(prompts)
         return results
+
+    async def _candidates(self, prompts: list[str], top_k: int) -> list[TopLogprobs]:
+        try:
+            return await self.model.top_logprobs(prompts, top_k)
+        except ValueError:
+            if self.on_unreadable_prompt == "reject":
+                raise
+        # Ask again prompt by prompt to find the unreadable ones.
+        answers: list[TopLogprobs] = []
+        for prompt in prompts:
+            try:
+                answers.extend(await self.model.top_logprobs([prompt], top_k))
+            except ValueError:
+                self.stats.unreadable_prompts += 1
+                answers.append({END_OF_TEXT: 0.0})
+        return answers
 
     def _model_top_k(self, requested: int | None) -> int:
         limit = self.model.max_top_k or self.max_logprobs
@@ -299,6 +337,9 @@ class _Handlers:
     async def models(self, request: web.Request) -> web.Response:
         entry = {"id": self.model.name, "object": "model", "created": 0, "owned_by": "dpsynth"}
         return web.json_response({"object": "list", "data": [entry]})
+
+    async def stats_report(self, request: web.Request) -> web.Response:
+        return web.json_response(self.stats.snapshot())
 
     async def completions(self, request: web.Request) -> web.Response:
         self.stats.completions_requests += 1
@@ -433,7 +474,7 @@ def _content_entries(result: _Continuation, top_k: int) -> list[dict[str, Any]]:
 
 
 def _check_options(latency: float, fault_rate: float, faults: Sequence[str], stall_seconds: float,
-                   retry_after: float, completions_logprobs_shape: str) -> tuple[str, ...]:
+                   retry_after: float, completions_logprobs_shape: str, on_unreadable_prompt: str) -> tuple[str, ...]:
     for name, value in (("latency", latency), ("stall_seconds", stall_seconds), ("retry_after", retry_after)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value >= 0):
             raise ValueError(f"{name}={value!r} is invalid: give a finite number of seconds, 0 or more.")
@@ -446,6 +487,10 @@ def _check_options(latency: float, fault_rate: float, faults: Sequence[str], sta
     if completions_logprobs_shape not in LOGPROBS_SHAPES:
         raise ValueError(
             f"completions_logprobs_shape={completions_logprobs_shape!r} is invalid: use 'legacy' or 'content'."
+        )
+    if on_unreadable_prompt not in UNREADABLE_PROMPT_ACTIONS:
+        raise ValueError(
+            f"on_unreadable_prompt={on_unreadable_prompt!r} is invalid: use 'reject' or 'end_of_text'."
         )
     return kinds
 
@@ -464,6 +509,7 @@ def create_app(
     completions_logprobs_shape: str = "legacy",
     reverse_choices: bool = False,
     require_api_key: str | None = None,
+    on_unreadable_prompt: str = "reject",
 ) -> web.Application:
     """Build the aiohttp application that serves ``model``.
 
@@ -494,8 +540,13 @@ def create_app(
     require_api_key
         Answer HTTP 401 to POST requests whose bearer token is not this key; None
         accepts any request.
+    on_unreadable_prompt
+        ``"reject"`` answers a prompt the model cannot read with HTTP 400;
+        ``"end_of_text"`` answers it with ``<|endoftext|>`` at probability 1.
     """
-    kinds = _check_options(latency, fault_rate, faults, stall_seconds, retry_after, completions_logprobs_shape)
+    kinds = _check_options(
+        latency, fault_rate, faults, stall_seconds, retry_after, completions_logprobs_shape, on_unreadable_prompt
+    )
     if max_logprobs is None:
         max_logprobs = model.max_top_k or 20
     if isinstance(max_logprobs, bool) or not isinstance(max_logprobs, int) or max_logprobs < 1:
@@ -513,11 +564,13 @@ def create_app(
         completions_logprobs_shape=completions_logprobs_shape,
         reverse_choices=reverse_choices,
         require_api_key=require_api_key,
+        on_unreadable_prompt=on_unreadable_prompt,
         stats=stats,
     )
     app = web.Application(client_max_size=_REQUEST_SIZE_LIMIT)
     app[STATS_KEY] = stats
     app.router.add_get("/v1/models", handlers.models)
+    app.router.add_get("/dpsynth/stats", handlers.stats_report)
     app.router.add_post("/v1/completions", handlers.completions)
     app.router.add_post("/v1/chat/completions", handlers.chat_completions)
     return app
@@ -718,6 +771,10 @@ def add_serve_mock_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--logprobs-shape", choices=LOGPROBS_SHAPES, default="legacy",
         help="logprobs shape on /v1/completions: legacy (OpenAI, vLLM) or content (llama.cpp)",
     )
+    parser.add_argument(
+        "--unreadable-prompts", choices=UNREADABLE_PROMPT_ACTIONS, default="reject",
+        help="answer a prompt the model cannot read with HTTP 400 (reject) or with <|endoftext|> (end_of_text)",
+    )
     parser.add_argument("--seed", type=int, help="seed of the fault draws (default: random)")
     parser.set_defaults(handler=run_serve_mock)
     return parser
@@ -741,6 +798,7 @@ def run_serve_mock(args: argparse.Namespace) -> int:
         retry_after=args.retry_after_ms / 1000,
         max_logprobs=args.max_logprobs,
         completions_logprobs_shape=args.logprobs_shape,
+        on_unreadable_prompt=args.unreadable_prompts,
     )
     return 0
 

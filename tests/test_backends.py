@@ -159,6 +159,42 @@ def test_completions_max_batch(model):
     assert requests == math.ceil(len(prompts) / 3)
 
 
+def gather_calls(backend: NextTokenModel, batches: list[list[str]], top_ks: list[int]) -> list[list[dict[str, float]]]:
+    async def run() -> list[list[dict[str, float]]]:
+        return list(await asyncio.gather(*(backend.top_logprobs(b, k) for b, k in zip(batches, top_ks))))
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize(("coalesce", "max_batch", "expected_requests"), [(True, 128, 2), (True, 5, 4), (False, 128, 4)])
+def test_completions_coalescing(model, coalesce, max_batch, expected_requests):
+    # Four concurrent calls, two with top_k 3 and two with top_k 4: coalescing
+    # sends one request per top_k (8 prompts each, split at max_batch), or one per call.
+    batches = [step_batch(prefix) for prefix in ("", " I", " My", " The")]
+    top_ks = [3, 4, 3, 4]
+    with running_server(model) as server:
+        backend = OpenAICompletionsModel("mock", base_url=server.base_url, coalesce=coalesce, max_batch=max_batch)
+        result = gather_calls(backend, batches, top_ks)
+        requests = server.stats.requests
+    expected = [[model.next_token_logprobs(prompt, k) for prompt in batch] for batch, k in zip(batches, top_ks)]
+    assert result == expected
+    assert requests == expected_requests
+
+
+def test_coalesced_failure_reaches_every_call(model):
+    with running_server(model, fault_rate=1.0, faults=["no_logprobs"]) as server:
+        backend = OpenAICompletionsModel("mock", base_url=server.base_url, malformed_retries=0)
+
+        async def run() -> list[object]:
+            calls = [backend.top_logprobs(step_batch(prefix), 2) for prefix in ("", " I", " My")]
+            return list(await asyncio.gather(*calls, return_exceptions=True))
+
+        outcomes = asyncio.run(run())
+        requests = server.stats.requests
+    assert requests == 1
+    assert all(isinstance(outcome, ModelError) for outcome in outcomes)
+
+
 def test_backend_reused_across_loops(model):
     # generate() runs a new event loop per call; the backend makes a client per loop.
     prompts = step_batch()
@@ -447,7 +483,10 @@ def test_mock_spec_rejects_base_url():
 
 @pytest.mark.parametrize(
     "options",
-    [{"concurrency": 0}, {"timeout": 0}, {"max_retries": -1}, {"max_top_k": 0}, {"base_url": "127.0.0.1:8000"}],
+    [
+        {"concurrency": 0}, {"timeout": 0}, {"max_retries": -1}, {"max_top_k": 0},
+        {"base_url": "127.0.0.1:8000"}, {"max_batch": 0},
+    ],
 )
 def test_backend_rejects_options(options):
     options = {"base_url": "http://127.0.0.1:1/v1", **options}

@@ -207,6 +207,20 @@ def test_unreadable_prompt_is_400(model):
     assert "The model rejected a prompt" in str(error.value)
 
 
+def test_unreadable_prompt_end_of_text(model):
+    # The LlamaIndex pack keeps appending after the newline that ends a text.
+    ended = PROMPTS[1] + " have a fever.\n"
+    with running_server(model, on_unreadable_prompt="end_of_text") as server, sync_client(server) as client:
+        response = client.completions.create(model="m", prompt=[PROMPTS[1], ended], max_tokens=2, logprobs=3)
+        stats = server.stats.snapshot()
+    readable, unreadable = response.choices
+    assert readable.logprobs.top_logprobs[0] == model.next_token_logprobs(PROMPTS[1], 3)
+    assert unreadable.logprobs.top_logprobs == [{"<|endoftext|>": 0.0}]
+    assert unreadable.text == ""
+    assert unreadable.finish_reason == "stop"
+    assert stats["unreadable_prompts"] == 1
+
+
 def test_invalid_json_is_400(model):
     with running_server(model) as server:
         request = urllib.request.Request(
@@ -280,7 +294,9 @@ def test_stats_count_prompts(model):
         client.completions.create(model="m", prompt=PROMPTS, max_tokens=1, logprobs=1)
         client.chat.completions.create(model="m", messages=[{"role": "user", "content": PROMPTS[0]}], max_tokens=1)
         stats = server.stats.snapshot()
-    assert stats == {"requests": 2, "completions_requests": 1, "chat_requests": 1, "prompts": 4, "faults": {}}
+    assert stats == {
+        "requests": 2, "completions_requests": 1, "chat_requests": 1, "prompts": 4, "unreadable_prompts": 0, "faults": {},
+    }
 
 
 @pytest.mark.parametrize(
@@ -291,6 +307,7 @@ def test_stats_count_prompts(model):
         {"latency": -1.0},
         {"completions_logprobs_shape": "xml"},
         {"max_logprobs": 0},
+        {"on_unreadable_prompt": "ignore"},
     ],
 )
 def test_create_app_rejects_options(model, options):
@@ -326,6 +343,10 @@ def test_serve_mock_command(tmp_path):
         with urllib.request.urlopen(base_url + "/models", timeout=10) as response:
             listed = json.load(response)
         assert listed["data"][0]["id"] == "mock"
+        stats_url = base_url.removesuffix("/v1") + "/dpsynth/stats"
+        with urllib.request.urlopen(stats_url, timeout=10) as response:
+            stats = json.load(response)
+        assert stats["requests"] == 0
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=20)

@@ -71,6 +71,7 @@ class _LoopState:
     client: openai.AsyncOpenAI
     semaphore: asyncio.Semaphore
     closer: asyncio.Task[None] | None = None
+    batcher: Any = None
 
 
 def _check_count(name: str, value: object, minimum: int) -> None:

@@ -1,9 +1,18 @@
-"""The ``/v1/completions`` backend: one request per token step for all its prompts."""
+"""The ``/v1/completions`` backend: a token step's prompts go out together in one request.
+
+Coalescing. Examples generated concurrently reach their token steps at nearly the
+same moment, because their previous step's responses arrive together. By default
+the backend collects the prompts of every call made in the same event-loop
+iteration and sends them as one request (split into requests of at most
+``max_batch`` prompts), then returns to each call its own candidates. A wave of 20
+examples then costs one HTTP request instead of 20. The candidates are the same,
+because the server scores every prompt on its own.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 import openai
@@ -13,34 +22,86 @@ from .base import OpenAIEndpointModel
 from .keys import is_openai_url
 from .responses import completions_candidates
 
-__all__ = ["OPENAI_COMPLETIONS_MAX_TOP_K", "OpenAICompletionsModel"]
+__all__ = ["DEFAULT_MAX_BATCH", "OPENAI_COMPLETIONS_MAX_TOP_K", "OpenAICompletionsModel"]
 
 OPENAI_COMPLETIONS_MAX_TOP_K = 5
-"""The most ``logprobs`` OpenAI's completions endpoint returns per token."""
+"""The maximum number of candidates OpenAI's completions endpoint returns per token."""
+
+DEFAULT_MAX_BATCH = 128
+"""The default maximum number of prompts per request (``max_batch``)."""
+# NOTE: 128 is a cautious choice, not a documented server limit; vLLM and
+# llama.cpp accept longer prompt lists, and OpenAI documents none.
 
 _SAMPLING_TEMPERATURE = 1.0
+
+_Send = Callable[[list[str], int], Coroutine[Any, Any, list[dict[str, float]]]]
+
+
+class _Coalescer:
+    """Collect the calls of one event-loop iteration and serve them from shared requests."""
+
+    def __init__(self, send: _Send, max_batch: int) -> None:
+        self._send = send
+        self._max_batch = max_batch
+        self._pending: dict[int, list[tuple[list[str], asyncio.Future[list[dict[str, float]]]]]] = {}
+
+    async def submit(self, prompts: list[str], top_k: int) -> list[dict[str, float]]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[dict[str, float]]] = loop.create_future()
+        if not self._pending:
+            loop.call_soon(self._flush)
+        self._pending.setdefault(top_k, []).append((prompts, future))
+        return await future
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, {}
+        for top_k, calls in pending.items():
+            asyncio.ensure_future(self._answer(calls, top_k))
+
+    async def _answer(self, calls: list[tuple[list[str], asyncio.Future[list[dict[str, float]]]]], top_k: int) -> None:
+        prompts = [prompt for call_prompts, _ in calls for prompt in call_prompts]
+        batches = [prompts[start:start + self._max_batch] for start in range(0, len(prompts), self._max_batch)]
+        try:
+            results = await asyncio.gather(*(self._send(batch, top_k) for batch in batches))
+        except BaseException as error:  # noqa: BLE001 - every waiting call gets the failure
+            for _, future in calls:
+                if not future.done():
+                    future.set_exception(error)
+            if not isinstance(error, Exception):
+                raise
+            return
+        answers = [candidates for batch in results for candidates in batch]
+        start = 0
+        for call_prompts, future in calls:
+            if not future.done():
+                future.set_result(answers[start:start + len(call_prompts)])
+            start += len(call_prompts)
 
 
 class OpenAICompletionsModel(OpenAIEndpointModel):
     """Next-token logprobs from an OpenAI-compatible ``/v1/completions`` endpoint.
 
-    A call sends all its prompts (a token step's public prompt and every split's
-    prompt) as the ``prompt`` list of one request, with ``max_tokens=1``,
+    A call sends its prompts (a token step's public prompt and every split's
+    prompt) in the ``prompt`` list of one request, with ``max_tokens=1``,
     ``logprobs=top_k`` and ``temperature=1``, and matches the returned choices to
     the prompts by their ``index``. Temperature 1 makes servers that report
     probabilities after temperature scaling report the model's own distribution.
+    Calls made together share requests; see the module notes.
 
     Parameters
     ----------
     model, client, base_url, api_key_env, concurrency, timeout, max_retries, malformed_retries
         As in :class:`~dpsynth.backends.base.OpenAIEndpointModel`.
     max_top_k
-        The most candidates the server returns per token. None gives 5 for
-        OpenAI's API and "unknown" for other servers, whose cap (vLLM's default
-        is 20) then comes back as an error that names it.
+        The maximum number of candidates the server returns per token. None gives
+        5 for OpenAI's API and "unknown" for other servers, whose cap (vLLM's
+        default is 20) then comes back as an error that names it.
     max_batch
-        The most prompts per request; a longer call is split into concurrent
-        requests. None sends every call as one request.
+        The maximum number of prompts per request; more are split into
+        concurrent requests.
+    coalesce
+        Send the calls of one event-loop iteration together; False sends each
+        call as its own requests.
     """
 
     endpoint_path = "completions"
@@ -54,15 +115,17 @@ class OpenAICompletionsModel(OpenAIEndpointModel):
         api_key_env: str | None = "OPENAI_API_KEY",
         max_top_k: int | None = None,
         *,
-        max_batch: int | None = None,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        coalesce: bool = True,
         **options: Any,
     ) -> None:
         super().__init__(model, client, base_url, api_key_env, max_top_k, **options)
         if max_top_k is None and is_openai_url(self.base_url):
             self._max_top_k = OPENAI_COMPLETIONS_MAX_TOP_K
-        if max_batch is not None and (isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1):
-            raise ValueError(f"max_batch={max_batch!r} is invalid: give a whole number, 1 or more, or None.")
+        if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
+            raise ValueError(f"max_batch={max_batch!r} is invalid: give a whole number, 1 or more.")
         self.max_batch = max_batch
+        self.coalesce = bool(coalesce)
 
     async def top_logprobs(self, prompts: Sequence[str], top_k: int) -> list[TopLogprobs]:
         """Return the ``top_k`` next-token candidates of each prompt, in prompt order."""
@@ -70,8 +133,12 @@ class OpenAICompletionsModel(OpenAIEndpointModel):
         prompts = list(prompts)
         if not prompts:
             return []
-        size = self.max_batch or len(prompts)
-        batches = [prompts[start:start + size] for start in range(0, len(prompts), size)]
+        if self.coalesce:
+            state = self._loop_state()
+            if state.batcher is None:
+                state.batcher = _Coalescer(self._complete, self.max_batch)
+            return list(await state.batcher.submit(prompts, top_k))
+        batches = [prompts[start:start + self.max_batch] for start in range(0, len(prompts), self.max_batch)]
         results = await asyncio.gather(*(self._complete(batch, top_k) for batch in batches))
         return [candidates for batch in results for candidates in batch]
 
