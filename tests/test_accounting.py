@@ -167,6 +167,26 @@ def test_pld_pipeline_matches_closed_form():
     assert result.estimate == pytest.approx(77.33009057916934, rel=1e-6)
 
 
+@pytest.mark.parametrize("direction", list(pld.Direction))
+@pytest.mark.parametrize(("sigma", "q"), [(0.3, 1e-4), (0.5, 0.01), (2.0, 0.3)])
+def test_pld_window_mean_matches_quad(direction, sigma, q):
+    # The mean correction of the PLD grid, against adaptive quadrature of E[L] over the Gaussian output.
+    from scipy.integrate import quad
+
+    null = lambda x: math.exp(-0.5 * (x / sigma) ** 2) / (sigma * math.sqrt(2 * math.pi))  # noqa: E731
+    shifted = lambda x: null(x - 1)  # noqa: E731
+
+    def integrand(x: float) -> float:
+        loss = float(np.logaddexp(math.log1p(-q), math.log(q) + (2 * x - 1) / (2 * sigma**2)))
+        if direction is pld.Direction.ADD:
+            return -loss * null(x)
+        return loss * ((1 - q) * null(x) + q * shifted(x))
+
+    reach = 40 * sigma + 1
+    expected, _ = quad(integrand, -reach, reach, points=[0.0, 0.5, 1.0], limit=1000, epsabs=1e-15)
+    assert pld._window_mean(direction, sigma, q, -50.0, 50.0) == pytest.approx(expected, rel=1e-9, abs=1e-14)
+
+
 def test_prv_failure_setting_is_answered():
     # prv-accountant 0.2.0 raises "Discrete mean differs from continuous mean significantly" here.
     bounds = epsilon("gaussian", 1.0, 0.2, 1000, 1e-5)
@@ -189,6 +209,11 @@ def test_bounds_are_ordered(mechanism, noise, q, count, delta):
     bounds = epsilon(mechanism, noise, q, count, delta)
     assert 0.0 <= bounds.lower <= bounds.estimate <= bounds.upper
     assert bounds.delta == delta
+
+
+def test_epsilon_accepts_numpy_numbers():
+    bounds = epsilon("gaussian", np.float64(0.8), np.float32(0.5) / 10, np.int64(20), np.float64(1e-6))
+    assert bounds == epsilon("gaussian", 0.8, float(np.float32(0.5) / 10), 20, 1e-6)
 
 
 def test_zero_compositions_cost_nothing():
@@ -281,6 +306,7 @@ def test_default_delta_values(n, expected):
         (("gaussian", 1.0, 0.1, 2.5, 1e-6), "compositions=2.5"),
         (("gaussian", 1.0, 0.1, 10, 1.0), "delta=1.0"),
         (("gaussian", 1.0, 0.1, 10, 0.0), "delta=0.0"),
+        (("gaussian", True, 0.1, 10, 1e-6), "sigma=True"),
     ],
 )
 def test_epsilon_rejects_bad_input(arguments, message):

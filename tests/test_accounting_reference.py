@@ -1,7 +1,7 @@
 """Cross-checks of dpsynth.accounting against Google's dp_accounting, and properties from the theory.
 
 dp_accounting's PLD accountant with pessimistic discretisation never reports
-less than the true epsilon; with a value discretisation interval of 1e-3 it is
+less than the true epsilon. With a value discretisation interval of 1e-3 it is
 at most a few 1e-4 (relative) above it on this grid.
 """
 

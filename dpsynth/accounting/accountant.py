@@ -3,13 +3,14 @@
 Every result is checked against bounds that cannot be wrong before it is
 returned: the exact one-step epsilon from below, and basic composition (pure DP)
 or the unsubsampled analytic Gaussian and Rényi DP (Gaussian) from above. A
-result that breaks them is discarded, and the next accountant answers.
+result that breaks them is discarded, and the sound upper bound is reported instead.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import numbers
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -39,15 +40,19 @@ def validate_inputs(mechanism: Mechanism | str, noise: float, sample_rate: float
     except ValueError:
         raise ValueError(f"mechanism={mechanism!r} is unknown: use 'gaussian' or 'exponential'.") from None
     name = "sigma" if mechanism is Mechanism.GAUSSIAN else "eps0 (per-token epsilon)"
-    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not math.isfinite(noise) or noise <= 0:
+    if not _is_real(noise) or not math.isfinite(noise) or noise <= 0:
         raise ValueError(f"{name}={noise!r} is invalid: give a finite number above 0.")
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float)) or not 0 < sample_rate <= 1:
+    if not _is_real(sample_rate) or not 0 < sample_rate <= 1:
         raise ValueError(f"sample_rate={sample_rate!r} is invalid: give a probability in (0, 1].")
-    if isinstance(compositions, bool) or not isinstance(compositions, (int, np.integer)) or compositions < 0:
+    if isinstance(compositions, bool) or not isinstance(compositions, numbers.Integral) or compositions < 0:
         raise ValueError(f"compositions={compositions!r} is invalid: give a whole number of noisy selections, 0 or more.")
-    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not 0 < delta < 1:
+    if not _is_real(delta) or not 0 < delta < 1:
         raise ValueError(f"delta={delta!r} is invalid: give a probability in (0, 1), well below 1/n.")
     return mechanism
+
+
+def _is_real(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def epsilon(

@@ -23,10 +23,10 @@ def calibrate(
 ) -> Calibration:
     """Find the noise whose accounted epsilon meets ``target_epsilon``.
 
-    Brent's method on the logarithm of the noise brackets the root of
-    ``epsilon(noise).upper = target_epsilon``; the returned noise is the end of
-    the bracket on the safe side (larger sigma, or smaller eps0), within a
-    relative 1e-5 of the root, so ``result.epsilon.upper <= target_epsilon``.
+    Brent's method on the logarithm of the noise finds the root of
+    ``epsilon(noise).upper = target_epsilon``. The returned noise lies on the
+    safe side of the root (larger sigma, or smaller eps0), within a relative
+    1e-5 of it, so ``result.epsilon.upper <= target_epsilon``.
 
     Parameters
     ----------

@@ -11,8 +11,8 @@ the L2 sensitivity, so every formula below uses sensitivity 1.
   bound, because subsampling never increases the hockey-stick divergence
   (joint convexity).
 - One Poisson-subsampled Gaussian step has a closed-form profile in each
-  direction of add/remove (the privacy loss is monotone in the output); the
-  larger of the two is exact for one step and a sound lower bound for T steps.
+  direction of add/remove, because the privacy loss is monotone in the output.
+  The larger of the two is exact for one step and a sound lower bound for T steps.
 - Rényi DP of the subsampled Gaussian at integer orders (Mironov, Talwar and
   Zhang 2019) with the conversion of Balle et al. 2020 gives an epsilon that is
   never below the truth.

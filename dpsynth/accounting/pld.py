@@ -6,9 +6,9 @@ Method (Koskela, Jälkö and Honkela 2020; Gopi, Lee and Wutschitz 2021):
    CDF in each direction of add/remove (sensitivity 1, noise multiplier sigma):
    remove: P = (1-q) N(0, s^2) + q N(1, s^2), Q = N(0, s^2);
    add: P = N(0, s^2), Q = (1-q) N(0, s^2) + q N(1, s^2).
-2. Discretise L on a grid of mesh h: the mass of each cell [g - h/2, g + h/2)
-   goes to its centre g, mass above the window goes to +infinity, and the grid is
-   shifted by d so that the discrete mean equals the continuous mean on the
+2. Discretise L on a grid of mesh h. The mass of each cell [g - h/2, g + h/2)
+   goes to its centre g, and mass above the window goes to +infinity. The grid
+   is shifted by d so that the discrete mean equals the continuous mean on the
    window. The rounding error Y - X then has mean 0 and lies in an interval of
    width h.
 3. Compose T steps with one FFT power, on a circular window chosen so that the
@@ -37,15 +37,15 @@ from . import gaussian
 
 __all__ = ["Direction", "PldEpsilon", "subsampled_gaussian_pld_epsilon"]
 
-# Largest FFT length; it caps the cost of one query (about 20 ms for 2**18 on
-# one core), at the price of a wider error bound for many compositions.
+# Largest FFT length. It caps the cost of one query (about 30 ms of CPU time at
+# 2**18 on the benchmark machine), so many compositions get a wider error bound.
 MAX_GRID = 2**18
 # Epsilon error aimed for when the grid cap allows it.
 TARGET_EPSILON_ERROR = 0.005
 
 
 class Direction(str, Enum):
-    """Which dataset of an add/remove pair is the larger one for the loss."""
+    """Side of an add/remove pair whose output distribution is P in the privacy loss log(P/Q)."""
 
     REMOVE = "remove"
     ADD = "add"
@@ -95,7 +95,7 @@ def _loss_cdf_and_survival(direction: Direction, sigma: float, q: float, t: np.n
     """Return (CDF, survival function) at sorted points ``t``, each accurate where it is the smaller one.
 
     The CDF is computed below the median and the survival function above it, so
-    tail masses keep their relative precision; the other array is 1 minus it.
+    tail masses keep their relative precision. The other array is 1 minus it.
     """
     if direction is Direction.REMOVE:
         first, last = int(np.searchsorted(t, _log1p_minus(q), side="right")), len(t)
@@ -148,8 +148,8 @@ def _tail_bounds(sigma: float, q: float, count: int, tail: float, direction: Dir
 def _discretise(direction: Direction, sigma: float, q: float, start: float, mesh: float, size: int):
     """Return (masses, shift, mass above the window, mass below the window) of one step's loss.
 
-    Cell j is [start + (j - 1/2) mesh, start + (j + 1/2) mesh); its mass goes to
-    start + j mesh + shift, where the shift makes the discrete mean equal the
+    Cell j is [start + (j - 1/2) mesh, start + (j + 1/2) mesh), and its mass
+    goes to start + j mesh + shift. The shift makes the discrete mean equal the
     continuous mean of the loss restricted to the window.
     """
     edges = start - mesh / 2 + mesh * np.arange(size + 1)
@@ -292,7 +292,7 @@ def _composed(
     cells = min(size, 2 * int(math.ceil((single_right - single_left) / mesh / 2)) + 2)
     masses, shift, mass_above, mass_below = _discretise(direction, sigma, q, single_left, mesh, cells)
     composed = fft.irfft(_power(fft.rfft(masses, n=size), count), n=size)
-    # Index k of the circular result holds the sum count*(start + shift) + k*mesh, modulo the window.
+    # Entry k of the circular result is the mass at count*(start + shift) + k*mesh, modulo the window.
     offset = (count * (single_left + shift) - window_left) % window
     first = int(math.ceil((window - offset) / mesh - 1e-9)) % size
     start = window_left + ((offset + first * mesh) % window)
@@ -308,7 +308,7 @@ def _composed(
 def _positive_part(composed: np.ndarray, first: int, start: float, mesh: float) -> tuple[np.ndarray, np.ndarray]:
     """Return (values, masses) of the circular result above 0, in increasing order of value.
 
-    Entry ``first`` holds the smallest value ``start``, and the values rise by
+    Entry ``first`` is at the smallest value ``start``, and the values rise by
     ``mesh`` from there around the circle.
     """
     size = len(composed)

@@ -31,7 +31,7 @@ def sample_rate(num_splits: int, shots: int, pool_size: int) -> float:
     Raises
     ------
     ValueError
-        If an argument is not a positive integer, or if q > 1 (the pool holds
+        If an argument is not a positive integer, or if q > 1 (the pool has
         fewer than M*N records).
     """
     for name, value in (("num_splits", num_splits), ("shots", shots), ("pool_size", pool_size)):
@@ -93,10 +93,10 @@ class PrivacyAccount:
     per_label : Mapping[str, LabelAccount]
         One account per label.
     dataset : EpsilonBounds
-        Epsilon of the whole run under ``assumptions.neighbouring``: the maximum
-        over labels under add/remove; under replace-one, the worst of two labels
-        combined (a record moved between labels) and of a replacement within one
-        label (group privacy of two add/remove steps).
+        Epsilon of the whole run under ``assumptions.neighbouring``. Under
+        add/remove it is the maximum over labels. Under replace-one it is the
+        worse of two labels combined (a record moved between labels) and a
+        replacement within one label (group privacy of two add/remove steps).
     mechanism : Mechanism
         The noisy selection used.
     noise : float
@@ -216,7 +216,7 @@ def _replace_one(mechanism: Mechanism, noise: float, accounts: list[LabelAccount
         halves = [epsilon(mechanism, noise, a.sample_rate, a.compositions, delta / 2) for a in accounts]
         order = sorted(range(len(accounts)), key=lambda index: halves[index].upper, reverse=True)
         first, second = order[0], order[1]
-        # Either label alone is a post-processing of the pair, so its lower bound at delta holds.
+        # Either label alone is a post-processing of the pair, so its lower bound at delta is valid.
         lower = max(accounts[first].epsilon.lower, accounts[second].epsilon.lower)
         candidates.append(
             EpsilonBounds(

@@ -1,4 +1,4 @@
-"""What LlamaIndex's DiffPrivateSimpleDatasetPack reports as epsilon, for comparison.
+"""Epsilon as LlamaIndex's DiffPrivateSimpleDatasetPack reports it, for comparison.
 
 The pack (llama-index-packs-diff-private-simple-dataset 0.4.1) computes
 epsilon in its ``sigma_to_eps`` method as follows, and this module repeats that

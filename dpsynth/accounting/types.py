@@ -45,7 +45,7 @@ class Neighbouring(str, Enum):
 
 
 class SamplingScheme(str, Enum):
-    """How the private records of one token step are drawn.
+    """Scheme by which the private records of one token step are drawn.
 
     ``POISSON``: each record joins independently with probability q, which is
     what the accountant assumes. ``FIXED_SIZE``: exactly M*N records without
@@ -72,7 +72,7 @@ class EpsilonBounds:
     """Epsilon of an (epsilon, delta)-DP guarantee with its numerical error.
 
     The mechanism is (``upper``, ``delta``)-DP: ``upper`` is the number to rely
-    on. The smallest epsilon that holds at this delta lies in
+    on. The smallest epsilon that is valid at this delta lies in
     [``lower``, ``upper``], and ``estimate`` is the accountant's best value in
     between. Epsilon is in nats (natural logarithm).
 
@@ -132,7 +132,7 @@ DEFAULT_PUBLIC_QUANTITIES = (
 
 @dataclass(frozen=True)
 class PrivacyAssumptions:
-    """The assumptions an epsilon holds under, stated as values.
+    """The assumptions under which an epsilon is valid, stated as values.
 
     Attributes
     ----------
