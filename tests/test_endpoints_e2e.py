@@ -182,3 +182,20 @@ def test_cli_server_stopped_then_resumed(model, tmp_path, cli_reference):
         resumed = run_cli(*args, "--base-url", restarted.base_url, "--out", str(out), "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert read_jsonl(out) == cli_reference
+
+
+def test_benchmark_smoke(tmp_path):
+    # The throughput benchmark's CI mode: dpsynth only, a tiny workload, seconds.
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_throughput.py"
+    report = tmp_path / "bench.json"
+    completed = subprocess.run(
+        [sys.executable, str(script), "--smoke", "--repeat", "1", "--json", str(report)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "dpsynth / floor" in completed.stdout
+    measured = json.loads(report.read_text())
+    [dpsynth] = measured["measurements"]
+    assert dpsynth["tokens"] >= 2
+    assert 1 <= dpsynth["requests"] <= dpsynth["tokens"]
+    assert measured["floor_seconds"] == pytest.approx(4 * 0.005)

@@ -315,10 +315,14 @@ class OpenAIEndpointModel:
         status = error.status_code
         detail = self._server_detail(error)
         if status in (401, 403):
-            variable = _describe(self.api_key_env) if self.api_key_env else "placeholder key"
+            if not self.api_key_env:
+                return ModelError(
+                    f"{where} rejected the placeholder API key with HTTP {status}: put the "
+                    "server's key in an environment variable and name it with --api-key-env."
+                )
             return ModelError(
                 f"{where} rejected the API key with HTTP {status}. Put a valid key in the "
-                f"{variable}, or name the variable that holds it with --api-key-env."
+                f"{_describe(self.api_key_env)}, or name the variable that holds it with --api-key-env."
             )
         if status == 400 and "logprob" in detail.lower():
             return ModelError(self._cap_message(top_k, detail))
