@@ -33,9 +33,8 @@ tokens (:math:`h_0` is empty).
 Background: the model's pretraining
 -----------------------------------
 The background :math:`P_{bg}` is an interpolated Kneser-Ney n-gram model of
-the public corpus, a text written for this
-project that shares no sentence with the demo dataset. It never sees private
-data. With absolute discount :math:`D` and :math:`N_{1+}` the number of distinct
+the public corpus, a text written for this project that shares no sentence
+with the demo dataset, and never of private data. With absolute discount :math:`D` and :math:`N_{1+}` the number of distinct
 words with a positive count,
 
 .. math::
@@ -67,38 +66,65 @@ background.
 
 In-context component
 --------------------
-Let :math:`c_k(w)` be the number of positions in the in-context examples where
-:math:`w` follows :math:`h_k`, and :math:`c_k = \sum_w c_k(w)` (:math:`c_0`
-counts every token of the examples, stop tokens included). Each order smooths
-the one below as a Dirichlet prior with concentration :math:`\kappa_k`, a
-hierarchical Dirichlet smoothing:
+Two steps adapt the background to the examples of the requested label. Let
+:math:`c_k(w)` be the number of positions in the examples where :math:`w`
+follows :math:`h_k`, and :math:`c_k = \sum_w c_k(w)`. So :math:`c_0(w)` counts
+every occurrence of :math:`w` in the examples, stop tokens included.
+
+*Unigram rescaling* moves the background toward the examples' vocabulary.
+With :math:`f_y(w) = (1 - \tau_y) f(w) + \tau_y f^{C_y}(w)` the relative
+frequency of :math:`w` in the public text behind :math:`P_{bg}` for label
+:math:`y`,
 
 .. math::
 
-    P^{(-1)}(w) = P_{bg}(w \mid h, y), \qquad
+    u(w) = \frac{c_0(w) + \mu f_y(w)}{c_0 + \mu}, \qquad
+    \alpha(w) = \left(\frac{u(w)}{f_y(w)}\right)^{\gamma}, \qquad
+    P_r(w) = \frac{\alpha(w) P_{bg}(w \mid h, y)}{\sum_v \alpha(v) P_{bg}(v \mid h, y)},
+
+with :math:`\mu` = ``rescaling_prior`` pseudo-counts and :math:`\gamma` =
+``rescaling_exponent``. A word that the examples use more often than the
+public text gains weight, and a word that they never use loses the factor
+:math:`(\mu / (c_0 + \mu))^{\gamma}`. Function words, about as frequent in
+both, keep their weight. The context still comes from the background, so a
+word that the background finds implausible after :math:`h` stays unlikely.
+This is how the examples shift the topic and wording even where the prefix
+never occurs in them.
+
+*Copying*: each order smooths the one below as a Dirichlet prior with
+concentration :math:`\kappa_k`, a hierarchical Dirichlet smoothing:
+
+.. math::
+
+    P^{(-1)}(w) = P_r(w), \qquad
     P^{(k)}(w) = \frac{c_k(w) + \kappa_k P^{(k-1)}(w)}{c_k + \kappa_k},
     \quad k = 0, \dots, n - 1,
 
 and the model returns :math:`P = P^{(n-1)}`. A small :math:`\kappa_k` trusts
-the examples at order :math:`k`: with the defaults, a three-token context that
-occurs once in the examples sends at least half of the probability to the word
-that followed it there, which is how a few-shot prompt makes a language model copy.
-A large :math:`\kappa_0` keeps the context-free word counts of the examples
-from drowning the background where the context was never seen in them.
+the examples at order :math:`k`: with the defaults, a context of two or more
+tokens that occurs once in the examples sends at least half of the probability
+to the word that followed it there, which is how a few-shot prompt makes a
+language model copy. A large :math:`\kappa_0` keeps the context-free word
+counts of the examples from drowning the background where the context was
+never seen in them.
 
 Consequences that the tests check: without in-context examples every count is
-zero and :math:`P = P_{bg}` exactly; a word that occurs in one example gets
-probability at least :math:`\prod_{k \ge 1} \kappa_k / (c_k + \kappa_k)
-\cdot 1 / (c_0 + \kappa_0)` at every step and much more right after the context it
-followed; where an example ends, the stop token follows. :math:`P` is a proper
-distribution over the background vocabulary plus the tokens of the examples,
-and every token of that vocabulary has a positive probability.
+zero, :math:`\alpha \equiv 1`, and :math:`P = P_{bg}` exactly; a word that
+occurs in one example gets probability at least :math:`\prod_{k \ge 1}
+\kappa_k / (c_k + \kappa_k) \cdot 1 / (c_0 + \kappa_0)` at every step and much
+more right after the context it followed; where an example ends, the stop
+token follows. :math:`P` is a proper distribution over the background
+vocabulary plus the tokens of the examples, and every token of that vocabulary
+has a positive probability.
 
-Unrolled, :math:`P(w) = A \, P_{bg}(w \mid h, y) + S(w)` with
-:math:`A = \prod_k \kappa_k / (c_k + \kappa_k)` and :math:`S` non-zero only on
-the tokens of the examples. The top-k are therefore found among those tokens
-and the leading background tokens, without a pass over the whole vocabulary;
-the background vectors of each context are cached.
+Outside the tokens of the examples, :math:`\alpha` is the constant
+:math:`\alpha_0 = (\mu / (c_0 + \mu))^{\gamma}` and every count is zero, so
+:math:`P(w) = A \, \alpha_0 / Z \cdot P_{bg}(w \mid h, y)` with
+:math:`A = \prod_k \kappa_k / (c_k + \kappa_k)` and :math:`Z` the normaliser
+of :math:`P_r`, which needs a sum over the examples' tokens only. The top-k are
+therefore found among those tokens and the leading background tokens, without
+a pass over the whole vocabulary. The background vectors of each context are
+cached.
 """
 
 from __future__ import annotations
@@ -135,7 +161,6 @@ START_SYMBOL = "<s>"
 """The padding before a text's first token. It is never predicted."""
 
 _TOKEN = re.compile(r" ?\w+(?:['’]\w+)*| ?[^\s\w]")
-_WHITESPACE = re.compile(r"\s+")
 
 
 def tokenize(text: str) -> list[str]:
@@ -145,7 +170,7 @@ def tokenize(text: str) -> list[str]:
     preceded it, so the first word gets a leading space as well.
     ``"".join(tokenize(text)).strip()`` equals the folded text.
     """
-    folded = _WHITESPACE.sub(" ", text).strip()
+    folded = " ".join(text.split())
     if not folded:
         return []
     return _TOKEN.findall(" " + folded)
@@ -276,6 +301,12 @@ class KneserNeyModel:
         self._size = len(vocabulary)
         self._tables = self._count(sentences)
         self.vector = functools.lru_cache(maxsize=cache_size)(self._compute_vector)
+        frequency = np.zeros(self._size)
+        for sentence in sentences:
+            for token in sentence[order - 1:]:
+                frequency[self._index[token]] += 1
+        self.unigram_frequency = frequency / frequency.sum()
+        """The relative frequency of each vocabulary token among the predicted tokens."""
 
     def _count(self, sentences: Sequence[Sequence[str]]) -> list[dict]:
         top = self.order - 1
@@ -337,17 +368,22 @@ class InContextModel:
         Never pass private data here.
     order
         The n-gram order n of the background and the in-context component
-        (2 to 5): contexts are the last ``n - 1`` tokens.
+        (2 to 6): contexts are the last ``n - 1`` tokens.
     discount
         The Kneser-Ney absolute discount D of the background, in (0, 1].
     topic_weight
         The weight tau in [0, 1) of the label's topic model in the background.
         0 makes the background ignore the label.
+    rescaling_exponent
+        The exponent gamma in [0, 1] of the unigram rescaling; 0 turns it off.
+    rescaling_prior
+        The pseudo-counts mu, positive, with which the public frequencies
+        smooth the examples' word frequencies in the unigram rescaling.
     concentrations
         The Dirichlet concentrations kappa_0 .. kappa_{n-1}, in pseudo-counts,
         one per in-context order from the unigram up; all positive. None gives
-        ``(200, 4, 1, 1)`` for order 4: the first ``order`` values of
-        ``(200, 4, 1, 1, 1)``.
+        ``(200, 4, 1, 1, 1)`` for order 5: the first ``order`` values of
+        ``(200, 4, 1, 1, 1, 1)``.
     cache_size
         The number of background vectors kept per label, each a float64 array
         over the vocabulary.
@@ -362,20 +398,30 @@ class InContextModel:
         bundle: PromptBundle = PromptBundle(),
         background: str | None = None,
         *,
-        order: int = 4,
+        order: int = 5,
         discount: float = 0.75,
         topic_weight: float = 0.6,
         concentrations: Sequence[float] | None = None,
+        rescaling_exponent: float = 0.75,
+        rescaling_prior: float = 5.0,
         cache_size: int = 4096,
     ) -> None:
-        if isinstance(order, bool) or not isinstance(order, int) or not 2 <= order <= 5:
-            raise ValueError(f"order={order!r} is invalid: give a whole number from 2 to 5.")
+        if isinstance(order, bool) or not isinstance(order, int) or not 2 <= order <= 6:
+            raise ValueError(f"order={order!r} is invalid: give a whole number from 2 to 6.")
         if not 0.0 < discount <= 1.0:
             raise ValueError(f"discount={discount!r} is invalid: give a number in (0, 1].")
         if not 0.0 <= topic_weight < 1.0:
             raise ValueError(f"topic_weight={topic_weight!r} is invalid: give a number in [0, 1).")
         if concentrations is None:
-            concentrations = (200.0, 4.0, 1.0, 1.0, 1.0)[:order]
+            concentrations = (200.0, 4.0, 1.0, 1.0, 1.0, 1.0)[:order]
+        if not 0.0 <= rescaling_exponent <= 1.0:
+            raise ValueError(
+                f"rescaling_exponent={rescaling_exponent!r} is invalid: give a number in [0, 1]."
+            )
+        if not (math.isfinite(rescaling_prior) and rescaling_prior > 0):
+            raise ValueError(
+                f"rescaling_prior={rescaling_prior!r} is invalid: give a positive number of pseudo-counts."
+            )
         if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 1:
             raise ValueError(f"cache_size={cache_size!r} is invalid: give a whole number, 1 or more.")
         concentrations = tuple(float(value) for value in concentrations)
@@ -391,6 +437,8 @@ class InContextModel:
         self.discount = discount
         self.topic_weight = topic_weight
         self.concentrations = concentrations
+        self.rescaling_exponent = rescaling_exponent
+        self.rescaling_prior = rescaling_prior
         self._cache_size = cache_size
 
         text = load_public_corpus() if background is None else background
@@ -404,6 +452,7 @@ class InContextModel:
         self._general = KneserNeyModel(sentences, self.vocabulary, order, discount, cache_size)
         self._topic_models = functools.lru_cache(maxsize=256)(self._build_topic_model)
         self._background = functools.lru_cache(maxsize=cache_size)(self._compute_background)
+        self._marginals = functools.lru_cache(maxsize=256)(self._compute_marginal)
 
     @property
     def name(self) -> str:
@@ -448,6 +497,20 @@ class InContextModel:
         extended.flags.writeable = False
         return extended, order
 
+    def _compute_marginal(self, label: str) -> np.ndarray:
+        """Return the background's unigram frequency f_y for ``label``, with 1 for tokens outside it.
+
+        The trailing 1 only avoids a division by zero: those tokens have
+        background probability 0, so their rescaling factor never counts.
+        """
+        frequency = self._general.unigram_frequency
+        topic = self._topic_models(label)
+        if topic is not None:
+            frequency = (1.0 - self.topic_weight) * frequency + self.topic_weight * topic.unigram_frequency
+        extended = np.append(frequency, 1.0)
+        extended.flags.writeable = False
+        return extended
+
     def background_distribution(self, label: str, prefix: str = "") -> dict[str, float]:
         """Return the background's next-token probabilities after ``prefix`` for ``label``.
 
@@ -464,18 +527,24 @@ class InContextModel:
 
     # In-context component -------------------------------------------------
 
-    def _in_context_terms(
-        self, examples: Sequence[Sequence[str]], context: tuple[str, ...]
+    def _in_context(
+        self,
+        examples: Sequence[Sequence[str]],
+        context: tuple[str, ...],
+        background: np.ndarray,
+        marginal: np.ndarray,
     ) -> tuple[float, dict[str, float]]:
-        """Return A and S of ``P(w) = A * P_bg(w) + S(w)`` for the padded examples.
+        """Return ``scale`` and ``exact`` such that P(w) = scale * P_bg(w) outside the examples.
 
-        Unrolling the recursion gives ``A = prod_k kappa_k / (c_k + kappa_k)`` and
-        ``S(w) = sum_k beta_k c_k(w)`` with
-        ``beta_k = 1 / (c_k + kappa_k) * prod_{j > k} kappa_j / (c_j + kappa_j)``.
+        ``exact`` maps every token of the padded ``examples`` to P(w). Both steps
+        of the model, the unigram rescaling and the Dirichlet recursion, change
+        the background by one common factor outside the examples' tokens.
         """
         flat = [token for sequence in examples for token in sequence]
         counts = [Counter(flat)]
         counts[0].pop(START_SYMBOL, None)
+        if not counts[0]:
+            return 1.0, {}
         # Positions whose preceding k tokens equal the last k tokens of the
         # context. The padding keeps every look-back inside its own example.
         positions = [
@@ -486,19 +555,38 @@ class InContextModel:
             positions = [i for i in positions if flat[i - k] == context[-k]]
             counts.append(Counter(flat[i] for i in positions))
 
+        # Unigram rescaling: P_r(w) = P_bg(w) * alpha(w) / Z.
+        tokens = list(counts[0])
+        outside = len(self.vocabulary)
+        indices = [self._index.get(token, outside) for token in tokens]
+        shared = background[indices]
+        frequency = marginal[indices]
+        token_counts = np.fromiter(counts[0].values(), dtype=np.float64, count=len(tokens))
+        total = token_counts.sum()
+        prior = self.rescaling_prior
+        exponent = self.rescaling_exponent
+        alpha = ((token_counts + prior * frequency) / ((total + prior) * frequency)) ** exponent
+        alpha_outside = (prior / (total + prior)) ** exponent
+        normaliser = alpha_outside * max(1.0 - float(shared.sum()), 0.0) + float(shared @ alpha)
+        rescaled = (shared * alpha / normaliser).tolist()
+
+        # Dirichlet recursion: P(w) = A * P_r(w) + sum_k beta_k c_k(w).
         weight = 1.0
         betas = [0.0] * self.order
         for k in reversed(range(self.order)):
-            total = sum(counts[k].values())
-            betas[k] = weight / (total + self.concentrations[k])
-            weight *= self.concentrations[k] / (total + self.concentrations[k])
-        extra = {word: betas[0] * count for word, count in counts[0].items()}
+            level_total = sum(counts[k].values())
+            betas[k] = weight / (level_total + self.concentrations[k])
+            weight *= self.concentrations[k] / (level_total + self.concentrations[k])
+        exact = {
+            token: weight * value + betas[0] * count
+            for token, value, count in zip(tokens, rescaled, counts[0].values())
+        }
         for k in range(1, self.order):
-            for word, count in counts[k].items():
-                extra[word] += betas[k] * count
-        return weight, extra
+            for token, count in counts[k].items():
+                exact[token] += betas[k] * count
+        return weight * alpha_outside / normaliser, exact
 
-    def _components(self, prompt: str) -> tuple[tuple[np.ndarray, np.ndarray], float, dict[str, float]]:
+    def _components(self, prompt: str) -> tuple[np.ndarray, np.ndarray, float, dict[str, float]]:
         parsed = parse_prompt(prompt, self.bundle)
         context = self._context(parsed.prefix)
         start = [START_SYMBOL] * (self.order - 1)
@@ -507,9 +595,9 @@ class InContextModel:
             for label, text in parsed.examples
             if label == parsed.label
         ]
-        background = self._background(parsed.label, context)
-        weight, extra = self._in_context_terms(examples, context)
-        return background, weight, extra
+        vector, order = self._background(parsed.label, context)
+        scale, exact = self._in_context(examples, context, vector, self._marginals(parsed.label))
+        return vector, order, scale, exact
 
     # Public interface -------------------------------------------------------
 
@@ -517,13 +605,12 @@ class InContextModel:
         """Return the next-token probabilities of every token the model can emit.
 
         The keys are the background vocabulary and the tokens of the in-context
-        examples of the requested label; the values are positive and sum to 1. This is the
-        slow, complete form of :meth:`next_token_logprobs`.
+        examples of the requested label; the values are positive and sum to 1.
+        This is the slow, complete form of :meth:`next_token_logprobs`.
         """
-        (vector, _), weight, extra = self._components(prompt)
-        probabilities = dict(zip(self.vocabulary, (weight * vector[:-1]).tolist()))
-        for token, value in extra.items():
-            probabilities[token] = probabilities.get(token, 0.0) + value
+        vector, _, scale, exact = self._components(prompt)
+        probabilities = dict(zip(self.vocabulary, (scale * vector[:-1]).tolist()))
+        probabilities.update(exact)
         return probabilities
 
     def next_token_logprobs(self, prompt: str, top_k: int) -> dict[str, float]:
@@ -532,23 +619,17 @@ class InContextModel:
         The order is by decreasing probability, ties by token string.
         """
         validate_top_k(self, top_k)
-        (vector, order), weight, extra = self._components(prompt)
-        outside = len(self.vocabulary)
-        positions = [self._index.get(token, outside) for token in extra]
-        background = (weight * vector[positions]).tolist()
-        candidates = [
-            (-(value + shared), token)
-            for (token, value), shared in zip(extra.items(), background)
-        ]
+        vector, order, scale, exact = self._components(prompt)
+        candidates = [(-value, token) for token, value in exact.items()]
         # Tokens outside the examples keep the background's order, so the first
         # top_k of them in that order are the only ones that can rank.
         added = 0
-        for position in order[: top_k + len(extra)].tolist():
+        for position in order[: top_k + len(exact)].tolist():
             if added == top_k:
                 break
             token = self.vocabulary[position]
-            if token not in extra:
-                candidates.append((-weight * float(vector[position]), token))
+            if token not in exact:
+                candidates.append((-scale * float(vector[position]), token))
                 added += 1
         ranked = heapq.nsmallest(top_k, candidates)
         return {token: math.log(-negative) for negative, token in ranked}

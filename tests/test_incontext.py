@@ -208,35 +208,82 @@ def test_unknown_label_plain_background(model):
 # In-context component ---------------------------------------------------------
 
 
-def reference_in_context(background: dict, examples: list[str], prefix: str, concentrations):
-    """Apply P_k = (c_k + kappa_k P_{k-1}) / (c_k + kappa_k) for k = 0 .. n-1."""
-    order = len(concentrations)
+def public_frequency(corpus: str, label: str, topic_weight: float) -> dict:
+    """Return f_y: the public unigram frequencies, mixed with those of the label's posts."""
+
+    def frequency(lines: list[str]) -> dict:
+        counts = Counter(token for line in lines for token in tokenize(line) + [STOP_TOKEN])
+        total = sum(counts.values())
+        return {token: count / total for token, count in counts.items()}
+
+    posts = [post.splitlines() for post in re.split(r"\n\s*\n", corpus.strip())]
+    general = frequency([line for post in posts for line in post if line.strip()])
+    pattern = label_pattern(label)
+    topic_lines = [
+        line for post in posts if any(pattern.search(line.lower()) for line in post) for line in post
+    ]
+    if not topic_lines:
+        return general
+    topic = frequency(topic_lines)
+    return {
+        token: (1 - topic_weight) * value + topic_weight * topic.get(token, 0.0)
+        for token, value in general.items()
+    }
+
+
+def reference_in_context(model, background, frequency, examples, prefix):
+    """Rescale the background by alpha(w), then apply P_k = (c_k + kappa_k P_{k-1}) / (c_k + kappa_k)."""
+    order = model.order
     context = padded_context(prefix, order)
     sequences = [[PAD] * (order - 1) + tokenize(text) + [STOP_TOKEN] for text in examples]
-    distribution = dict(background)
-    for k, concentration in enumerate(concentrations):
+    unigram = Counter(token for sequence in sequences for token in sequence[order - 1:])
+    total = sum(unigram.values())
+    prior, exponent = model.rescaling_prior, model.rescaling_exponent
+    alpha = {
+        word: ((unigram[word] + prior * frequency[word]) / ((total + prior) * frequency[word])) ** exponent
+        for word in background
+    }
+    normaliser = math.fsum(background[word] * alpha[word] for word in background)
+    distribution = {word: background[word] * alpha[word] / normaliser for word in background}
+    for k, concentration in enumerate(model.concentrations):
         counts = Counter()
         for sequence in sequences:
             for end in range(order - 1, len(sequence)):
                 if tuple(sequence[end - k:end]) == context[len(context) - k:]:
                     counts[sequence[end]] += 1
-        total = sum(counts.values())
+        level_total = sum(counts.values())
         words = set(distribution) | set(counts)
         distribution = {
-            word: (counts[word] + concentration * distribution.get(word, 0.0)) / (total + concentration)
+            word: (counts[word] + concentration * distribution.get(word, 0.0)) / (level_total + concentration)
             for word in words
         }
     return distribution
 
 
 @pytest.mark.parametrize("prefix", ["", " I", " I have a", " You have a", " My chest is", " no match here"])
-def test_in_context_matches_recursion(model, prefix):
+def test_in_context_matches_reference(model, prefix):
     background = model.background_distribution("influenza", prefix)
-    expected = reference_in_context(background, INFLUENZA_EXAMPLES, prefix, model.concentrations)
+    frequency = public_frequency(load_public_corpus(), "influenza", model.topic_weight)
+    expected = reference_in_context(model, background, frequency, INFLUENZA_EXAMPLES, prefix)
     actual = model.next_token_distribution(influenza_prompt(prefix))
     assert set(actual) == set(expected)
     for token, probability in expected.items():
         assert actual[token] == pytest.approx(probability, rel=1e-9, abs=1e-15)
+
+
+@pytest.mark.parametrize("order", [2, 3])
+def test_in_context_reference_tiny_corpus(order):
+    model = InContextModel(background=TINY_CORPUS, order=order, topic_weight=0.3)
+    examples = ["I have a cough and a cold.", "The flu gave me a zorbulent fever."]
+    frequency = public_frequency(TINY_CORPUS, "flu", 0.3)
+    for prefix in ["", " I have a", " The flu gave"]:
+        background = model.background_distribution("flu", prefix)
+        expected = reference_in_context(model, background, frequency, examples, prefix)
+        prompt = few_shot_prompt(BUNDLE, [("flu", text) for text in examples], "flu", prefix)
+        actual = model.next_token_distribution(prompt)
+        assert set(actual) == set(expected)
+        for token, probability in expected.items():
+            assert actual[token] == pytest.approx(probability, rel=1e-9, abs=1e-15)
 
 
 def test_distribution_is_proper(model):
@@ -261,8 +308,11 @@ def test_logprobs_are_top_of_distribution(model):
 
 
 def test_canary_in_vocabulary(model):
-    # " wheezing" is in the background vocabulary and in one example.
-    for prefix, min_ratio in [("", 3.0), (" I have", 30.0), (" My chest is", 1000.0)]:
+    # " wheezing" is in the background vocabulary and in one example. The
+    # first token of a text is left out: there the examples' first words take
+    # nearly all the probability, as they would in a language model.
+    cases = [(" I", 3.0), (" I feel", 5.0), (" I have a cough and", 30.0), (" My chest is", 1000.0)]
+    for prefix, min_ratio in cases:
         zero_shot = model.background_distribution("influenza", prefix)[" wheezing"]
         few_shot = model.next_token_distribution(influenza_prompt(prefix))[" wheezing"]
         assert few_shot > min_ratio * zero_shot, prefix
@@ -272,8 +322,10 @@ def test_canary_outside_vocabulary(model):
     examples = INFLUENZA_EXAMPLES[:4] + ["My eyes have a zorbulent glow and my temperature is high."]
     assert " zorbulent" not in model.vocabulary
     start = model.next_token_distribution(influenza_prompt("", examples))
+    unrelated = model.next_token_distribution(influenza_prompt(" I feel", examples))
     after_context = model.next_token_logprobs(influenza_prompt(" My eyes have a", examples), 5)
-    assert start[" zorbulent"] > 1e-5
+    assert start[" zorbulent"] > 0
+    assert unrelated[" zorbulent"] > 1e-4
     assert next(iter(after_context)) == " zorbulent"
     assert math.exp(after_context[" zorbulent"]) > 0.5
 
@@ -366,7 +418,9 @@ def test_ties_ordered_by_token():
     "arguments",
     [
         {"order": 1},
-        {"order": 6},
+        {"order": 7},
+        {"rescaling_exponent": 1.5},
+        {"rescaling_prior": 0.0},
         {"discount": 0.0},
         {"topic_weight": 1.0},
         {"concentrations": (1.0, 1.0)},
