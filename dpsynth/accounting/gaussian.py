@@ -31,6 +31,7 @@ from .inversion import invert_profile
 __all__ = [
     "analytic_gaussian_delta",
     "analytic_gaussian_epsilon_bracket",
+    "clear_cache",
     "rdp_epsilon",
     "rdp_orders_and_values",
     "subsampled_single_step_delta",

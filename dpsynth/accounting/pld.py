@@ -35,7 +35,14 @@ from scipy.special import ndtr
 
 from . import gaussian
 
-__all__ = ["Direction", "PldEpsilon", "subsampled_gaussian_pld_epsilon"]
+__all__ = [
+    "Direction",
+    "PldEpsilon",
+    "clear_cache",
+    "direction_epsilon",
+    "subsampled_gaussian_pld_delta",
+    "subsampled_gaussian_pld_epsilon",
+]
 
 # Largest FFT length. It caps the cost of one query (about 30 ms of CPU time at
 # 2**18 on the benchmark machine), so many compositions get a wider error bound.
@@ -45,7 +52,11 @@ TARGET_EPSILON_ERROR = 0.005
 
 
 class Direction(str, Enum):
-    """Side of an add/remove pair whose output distribution is P in the privacy loss log(P/Q)."""
+    """Direction of an add/remove pair in the privacy loss log(P/Q).
+
+    ``REMOVE``: P is the output distribution with the record (the mixture), Q
+    without it. ``ADD``: the reverse.
+    """
 
     REMOVE = "remove"
     ADD = "add"

@@ -25,13 +25,13 @@ from scipy.special import gammaln, log_expit
 
 from .inversion import invert_profile
 
-__all__ = ["amplified_epsilon", "binomial_delta", "binomial_epsilon_bracket"]
+__all__ = ["amplified_epsilon", "binomial_delta", "binomial_epsilon_bracket", "clear_cache"]
 
 
 def amplified_epsilon(eps0: float, sample_rate: float) -> float:
     """Return ``log(1 + q * (exp(eps0) - 1))``, the epsilon of an eps0-DP step under Poisson rate q."""
     if eps0 > 700:
-        # exp(eps0) overflows; log(q) + eps0 + log1p(-exp(-eps0) + (1-q)/q*exp(-eps0)) tends to log(q) + eps0.
+        # exp(eps0) overflows, so use log(q e^eps0 + 1 - q) = eps0 + log(q) + log1p((1 - q) e^-eps0 / q).
         return math.log(sample_rate) + eps0 + math.log1p((1 - sample_rate) / sample_rate * math.exp(-eps0))
     return math.log1p(sample_rate * math.expm1(eps0))
 

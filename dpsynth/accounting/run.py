@@ -7,6 +7,7 @@ import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from .accountant import epsilon, validate_inputs
 from .types import AccountingError, EpsilonBounds, Mechanism, Neighbouring, PrivacyAssumptions, PrivacyWarning, SamplingScheme
@@ -91,7 +92,7 @@ class PrivacyAccount:
     Attributes
     ----------
     per_label : Mapping[str, LabelAccount]
-        One account per label.
+        One account per label, in the order of ``pool_sizes`` (read-only).
     dataset : EpsilonBounds
         Epsilon of the whole run under ``assumptions.neighbouring``. Under
         add/remove it is the maximum over labels. Under replace-one it is the
@@ -170,7 +171,7 @@ def account_run(
         dataset = _maximum([account.epsilon for account in per_label.values()], delta, "max over labels")
     else:
         dataset = _replace_one(mechanism, noise, list(per_label.values()), delta)
-    return PrivacyAccount(per_label, dataset, mechanism, float(noise), delta, assumptions, tuple(messages))
+    return PrivacyAccount(MappingProxyType(per_label), dataset, mechanism, float(noise), delta, assumptions, tuple(messages))
 
 
 def _check_assumptions(assumptions: PrivacyAssumptions, delta: float, n_records: int) -> list[str]:
