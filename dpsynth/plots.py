@@ -9,14 +9,17 @@ value of its cell. Tokens on the axes are written with
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
 from .walkthrough import display_token
 
 __all__ = [
+    "plot_audit_bounds",
+    "plot_audit_scores",
     "plot_delta_curve",
     "plot_epsilon_against_sigma",
     "plot_epsilon_against_tokens",
@@ -34,6 +37,14 @@ def _token_axis(ax, tokens: Sequence[str]) -> np.ndarray:
     ax.set_xticks(positions, [display_token(token) for token in tokens])
     ax.set_xlabel("token of the universe U")
     return positions
+
+
+def _plain_log_x(ax) -> None:
+    # Ticks at 1, 2 and 5 times powers of ten, written as plain numbers such as 0.5.
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def plot_split_distributions(tokens: Sequence[str], split_vectors: np.ndarray, merged: np.ndarray) -> Figure:
@@ -143,7 +154,7 @@ def plot_epsilon_against_sigma(sigmas: Sequence[float], epsilons: Sequence[float
     figure = Figure(figsize=_NARROW, layout="constrained")
     ax = figure.subplots()
     ax.plot(sigmas, epsilons, marker="o")
-    ax.set_xscale("log")
+    _plain_log_x(ax)
     ax.set_yscale("log")
     ax.set_xlabel("noise multiplier sigma")
     ax.set_ylabel(f"epsilon at delta = {delta:.0e}")
@@ -163,4 +174,52 @@ def plot_delta_curve(epsilons: Sequence[float], deltas: Sequence[float], marks: 
     ax.set_ylabel("delta")
     ax.set_title("One run, many (epsilon, delta) guarantees")
     ax.legend(loc="upper right")
+    return figure
+
+
+def plot_audit_scores(histogram_without: Sequence[int], histogram_with: Sequence[int], threshold: int) -> Figure:
+    """Plot how many runs reached each score on the two datasets, with the test's threshold.
+
+    Entry ``s`` of a histogram counts the runs that selected the canary token in ``s`` steps.
+    """
+    scores = np.arange(len(histogram_without))
+    figure = Figure(figsize=_NARROW, layout="constrained")
+    ax = figure.subplots()
+    ax.bar(scores - 0.2, histogram_without, width=0.4, label="without the canary")
+    ax.bar(scores + 0.2, histogram_with, width=0.4, label="with the canary")
+    ax.axvline(threshold - 0.5, color="black", linestyle="--", label=f"threshold: score >= {threshold}")
+    ax.set_xticks(scores)
+    ax.set_xlabel("score: steps that selected the canary token")
+    ax.set_ylabel("runs")
+    ax.set_title("Scores of the runs on the two datasets")
+    ax.legend(loc="upper center", fontsize="small")
+    return figure
+
+
+def plot_audit_bounds(
+    noises: Sequence[float],
+    claimed: Sequence[float],
+    lower_bounds: Mapping[str, Sequence[float]],
+    max_certifiable: float,
+    marked_noise: float | None = None,
+) -> Figure:
+    """Plot the audits' epsilon lower bounds and the accountant's epsilon against sigma.
+
+    ``lower_bounds`` maps a curve's legend label to one bound per noise value.
+    ``max_certifiable`` is drawn as a horizontal line, and ``marked_noise`` as a
+    vertical one.
+    """
+    figure = Figure(figsize=_NARROW, layout="constrained")
+    ax = figure.subplots()
+    ax.plot(noises, claimed, color="black", linewidth=2, label="accountant's epsilon (the claim)")
+    for index, (name, bounds) in enumerate(lower_bounds.items()):
+        ax.plot(noises, bounds, marker="o", color=f"C{index}", label=name)
+    ax.axhline(max_certifiable, color="0.5", linestyle=":", label="largest bound these runs can give")
+    if marked_noise is not None:
+        ax.axvline(marked_noise, color="0.3", linestyle="--", linewidth=1)
+    _plain_log_x(ax)
+    ax.set_xlabel("noise multiplier sigma")
+    ax.set_ylabel("epsilon")
+    ax.set_title("Empirical lower bounds against the claim")
+    ax.legend(loc="upper right", fontsize="small")
     return figure

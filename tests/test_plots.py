@@ -6,6 +6,8 @@ from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 
 from dpsynth.plots import (
+    plot_audit_bounds,
+    plot_audit_scores,
     plot_delta_curve,
     plot_epsilon_against_sigma,
     plot_epsilon_against_tokens,
@@ -111,3 +113,30 @@ def test_delta_curve_with_marks():
     assert second.get_ydata()[0] == pytest.approx(1e-5)
     assert [text.get_text() for text in ax.get_legend().get_texts()] == ["delta(epsilon)", "1/n", "default"]
     assert ax.get_yscale() == "log"
+
+
+def test_audit_scores_histograms_and_threshold():
+    figure = plot_audit_scores([50, 30, 15, 5], [5, 15, 30, 50], threshold=2)
+    (ax,) = figure.axes
+    heights = _bar_heights(ax)
+    assert heights == [[50, 30, 15, 5], [5, 15, 30, 50]]
+    (threshold,) = ax.lines
+    assert threshold.get_xdata()[0] == pytest.approx(1.5)
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert "threshold: score >= 2" in labels
+
+
+def test_audit_bounds_curves_and_marks():
+    noises = [0.5, 1.0, 2.0]
+    figure = plot_audit_bounds(
+        noises, [8.0, 4.0, 2.0], {"correct": [3.0, 2.0, 1.0], "broken": [9.0, 6.0, 3.0]}, 7.5, marked_noise=1.0
+    )
+    (ax,) = figure.axes
+    claim, correct, broken, certifiable, marked = ax.lines
+    np.testing.assert_allclose(claim.get_xydata(), [[0.5, 8.0], [1.0, 4.0], [2.0, 2.0]])
+    np.testing.assert_allclose(correct.get_ydata(), [3.0, 2.0, 1.0])
+    np.testing.assert_allclose(broken.get_ydata(), [9.0, 6.0, 3.0])
+    assert certifiable.get_ydata()[0] == pytest.approx(7.5)
+    assert marked.get_xdata()[0] == pytest.approx(1.0)
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert labels[1:3] == ["correct", "broken"]
