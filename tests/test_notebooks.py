@@ -25,6 +25,7 @@ EXPECTED = [
     "03_noise_calibration.ipynb",
     "04_epsilon_accounting.ipynb",
     "05_generate_a_dataset.ipynb",
+    "06_privacy_audit.ipynb",
 ]
 PATHS = [NOTEBOOK_DIR / name for name in EXPECTED]
 
