@@ -234,19 +234,26 @@ def _power(spectrum: np.ndarray, count: int) -> np.ndarray:
 class _ComposedLoss:
     """The discrete privacy loss of T composed steps, restricted to losses above 0.
 
-    Stores suffix sums so that delta(eps) = m_inf + sum over v > eps of
-    f(v) (1 - exp(eps - v)) costs O(1) for any eps, and its inverse a binary search.
+    Point i is at ``start + i * mesh``. Suffix sums make delta(eps) =
+    m_inf + sum over v > eps of f(v) (1 - exp(eps - v)) cost O(1) for any eps,
+    and its inverse a binary search.
     """
 
-    def __init__(self, values: np.ndarray, pmf: np.ndarray, infinity_mass: float) -> None:
-        self.values = values
+    def __init__(self, start: float, mesh: float, pmf: np.ndarray, infinity_mass: float) -> None:
+        self.start = start
+        self.mesh = mesh
+        self.size = len(pmf)
         self.infinity_mass = infinity_mass
+        values = start + mesh * np.arange(self.size)
         self.tail_mass = np.cumsum(pmf[::-1])[::-1]
         self.tail_weighted = np.cumsum((pmf * np.exp(-values))[::-1])[::-1]
 
+    def _value(self, index: int) -> float:
+        return self.start + self.mesh * index
+
     def _delta_above(self, index: int, epsilon: float) -> float:
         """Return delta(epsilon) counting the points from ``index`` on, all of which must lie above epsilon."""
-        if index >= len(self.values):
+        if index >= self.size:
             return self.infinity_mass
         weighted = self.tail_weighted[index]
         scaled = math.exp(epsilon + math.log(weighted)) if weighted > 0 else 0.0
@@ -254,7 +261,11 @@ class _ComposedLoss:
 
     def delta(self, epsilon: float) -> float:
         """Return delta(epsilon) of the discrete loss, for epsilon >= 0."""
-        index = int(np.searchsorted(self.values, epsilon, side="right"))
+        index = max(0, int(math.floor((epsilon - self.start) / self.mesh)) + 1)
+        while index > 0 and self._value(index - 1) > epsilon:
+            index -= 1
+        while index < self.size and self._value(index) <= epsilon:
+            index += 1
         return min(1.0, max(0.0, self._delta_above(index, epsilon)))
 
     def epsilon(self, delta: float) -> float:
@@ -262,22 +273,23 @@ class _ComposedLoss:
         if self.infinity_mass >= delta:
             return math.inf
         # delta at grid value v_i, from the points above it, falls with i: find the first one <= delta.
-        low, high = 0, len(self.values)
+        low, high = 0, self.size
         while low < high:
             middle = (low + high) // 2
-            if self._delta_above(middle + 1, float(self.values[middle])) <= delta:
+            if self._delta_above(middle + 1, self._value(middle)) <= delta:
                 high = middle
             else:
                 low = middle + 1
-        if low >= len(self.values):
+        if low >= self.size:
             return math.inf
         numerator = self.infinity_mass + self.tail_mass[low] - delta
         if numerator <= 0 or self.tail_weighted[low] <= 0:
-            return float(self.values[low])
+            return self._value(low)
         return max(0.0, math.log(numerator) - math.log(self.tail_weighted[low]))
 
 
-@lru_cache(maxsize=256)
+# Each entry keeps two arrays of up to MAX_GRID floats (about 4 MiB), so the cache stays small.
+@lru_cache(maxsize=32)
 def _composed(
     direction: Direction, sigma: float, q: float, count: int, delta: float, max_grid: int
 ) -> tuple[_ComposedLoss, float, float, int]:
@@ -307,17 +319,17 @@ def _composed(
     offset = (count * (single_left + shift) - window_left) % window
     first = int(math.ceil((window - offset) / mesh - 1e-9)) % size
     start = window_left + ((offset + first * mesh) % window)
-    values, positive = _positive_part(composed, first, start, mesh)
+    positive_start, positive = _positive_part(composed, first, start, mesh)
 
     infinity_mass = -math.expm1(count * math.log1p(-mass_above)) if mass_above < 1 else 1.0
     # Negative entries are floating-point noise of the FFT; their size estimates the noise elsewhere.
     noise = max(0.0, -float(composed.min()))
     slack = 2 * tail + count * mass_below + size * noise + error_delta / 2
-    return _ComposedLoss(values, np.maximum(positive, 0.0), infinity_mass), eta, slack, size
+    return _ComposedLoss(positive_start, mesh, np.maximum(positive, 0.0), infinity_mass), eta, slack, size
 
 
-def _positive_part(composed: np.ndarray, first: int, start: float, mesh: float) -> tuple[np.ndarray, np.ndarray]:
-    """Return (values, masses) of the circular result above 0, in increasing order of value.
+def _positive_part(composed: np.ndarray, first: int, start: float, mesh: float) -> tuple[float, np.ndarray]:
+    """Return (first value, masses) of the circular result above 0, in increasing order of value.
 
     Entry ``first`` is at the smallest value ``start``, and the values rise by
     ``mesh`` from there around the circle.
@@ -325,14 +337,13 @@ def _positive_part(composed: np.ndarray, first: int, start: float, mesh: float) 
     size = len(composed)
     skip = int(math.floor(-start / mesh)) + 1 if start <= 0 else 0
     if skip >= size:
-        return np.empty(0), np.empty(0)
+        return 0.0, np.empty(0)
     begin = (first + skip) % size
     if begin >= first:
         masses = np.concatenate([composed[begin:], composed[:first]])
     else:
         masses = composed[begin:first]
-    values = start + mesh * (skip + np.arange(len(masses)))
-    return values, masses
+    return start + mesh * skip, masses
 
 
 def direction_epsilon(

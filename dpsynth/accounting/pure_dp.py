@@ -72,7 +72,7 @@ class _BinomialProfile:
         return float(math.exp(top) * np.exp(log_terms - top).sum()) + self.dropped
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=64)
 def _profile(step_epsilon: float, compositions: int) -> _BinomialProfile:
     return _BinomialProfile(step_epsilon, compositions)
 
