@@ -189,7 +189,8 @@ class ParsedPrompt:
     Attributes
     ----------
     examples
-        The in-context examples as ``(label, text)`` pairs, in prompt order.
+        Every example block as a ``(label, text)`` pair, in prompt order; the
+        model reads only those whose label is ``label``.
     label
         The requested label, from the final block.
     prefix
