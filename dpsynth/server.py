@@ -25,7 +25,7 @@ Any model name is accepted in a request and echoed back. A ``logprobs`` or
 ``top_logprobs`` above ``max_logprobs`` gets HTTP 400, as vLLM answers. A prompt
 the model cannot read (the offline model reads only the layout of
 :mod:`dpsynth.prompts`) gets HTTP 400 too, or with
-``on_unreadable_prompt="end_of_text"`` the answer ``<|endoftext|>`` with
+``on_unreadable_prompt="end_of_text"`` the response ``<|endoftext|>`` with
 probability 1. The LlamaIndex pack needs the second: it stops only at end-of-text
 markers and keeps appending after the newline that ends a text, and a prompt that
 continues past that newline no longer has the layout.
@@ -47,7 +47,6 @@ import hmac
 import itertools
 import logging
 import math
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -90,7 +89,7 @@ _REQUEST_SIZE_LIMIT = 64 * 1024 * 1024
 
 @dataclass
 class ServerStats:
-    """Counters of the requests a server answered, for tests and benchmarks.
+    """Counters of the requests a server received, for tests and benchmarks.
 
     The server's event loop updates them; read them from another thread only
     between runs, or as approximate values while requests are in flight.
@@ -243,9 +242,9 @@ class _Handlers:
             await asyncio.sleep(self.latency)
         if fault == "stall":
             await asyncio.sleep(self.stall_seconds)
-        refusal = self._fault_response(fault) if fault else None
-        if refusal is not None:
-            return refusal
+        fault_response = self._fault_response(fault) if fault else None
+        if fault_response is not None:
+            return fault_response
         if not isinstance(body, dict):
             logger.info("Rejected a request to %s: the body is not a JSON object.", request.path)
             return _error_response(400, "The request body must be a JSON object.", "invalid_request_error")
@@ -518,7 +517,7 @@ def create_app(
     model
         The next-token model to serve, such as ``InContextModel()``.
     latency
-        Seconds each POST request waits before it is answered.
+        Seconds each POST request waits before the server responds.
     fault_rate
         Probability in [0, 1] that a POST request gets a fault.
     faults
@@ -738,6 +737,16 @@ def _nonnegative_float(text: str) -> float:
     return value
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is invalid: give a whole number, 1 or more")
+    return value
+
+
 def _rate(text: str) -> float:
     value = _nonnegative_float(text)
     if value > 1:
@@ -758,15 +767,15 @@ def add_serve_mock_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind; keep 127.0.0.1 unless others must reach it")
     parser.add_argument("--port", type=int, default=8000, help="TCP port; 0 picks a free one")
-    parser.add_argument("--latency-ms", type=_nonnegative_float, default=0.0, help="delay before each answer, in milliseconds")
+    parser.add_argument("--latency-ms", type=_nonnegative_float, default=0.0, help="delay before each response, in milliseconds")
     parser.add_argument("--fault-rate", type=_rate, default=0.0, help="probability that a request gets a fault")
     parser.add_argument(
-        "--faults", type=_fault_list, default=list(FAULT_KINDS),
+        "--faults", type=_fault_list, default=",".join(FAULT_KINDS),
         help="comma-separated fault kinds to draw from: " + ", ".join(FAULT_KINDS),
     )
-    parser.add_argument("--stall-seconds", type=_nonnegative_float, default=30.0, help="how long a stall fault holds an answer, in seconds")
+    parser.add_argument("--stall-seconds", type=_nonnegative_float, default=30.0, help="how long a stall fault delays a response, in seconds")
     parser.add_argument("--retry-after-ms", type=_nonnegative_float, default=1000.0, help="wait that a 429 fault asks for, in milliseconds")
-    parser.add_argument("--max-logprobs", type=int, default=20, help="most candidates per token a request may ask for")
+    parser.add_argument("--max-logprobs", type=_positive_int, default=20, help="maximum number of candidates per token that a request may ask for")
     parser.add_argument(
         "--logprobs-shape", choices=LOGPROBS_SHAPES, default="legacy",
         help="logprobs shape on /v1/completions: legacy (OpenAI, vLLM) or content (llama.cpp)",
@@ -775,7 +784,7 @@ def add_serve_mock_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--unreadable-prompts", choices=UNREADABLE_PROMPT_ACTIONS, default="reject",
         help="answer a prompt the model cannot read with HTTP 400 (reject) or with <|endoftext|> (end_of_text)",
     )
-    parser.add_argument("--seed", type=int, help="seed of the fault draws (default: random)")
+    parser.add_argument("--seed", type=int, help="seed of the fault draws; a random seed when not given")
     parser.set_defaults(handler=run_serve_mock)
     return parser
 
@@ -801,9 +810,3 @@ def run_serve_mock(args: argparse.Namespace) -> int:
         on_unreadable_prompt=args.unreadable_prompts,
     )
     return 0
-
-
-if __name__ == "__main__":  # pragma: no cover - ``python -m dpsynth.server`` for a quick start
-    command = argparse.ArgumentParser(prog="python -m dpsynth.server")
-    add_serve_mock_parser(command.add_subparsers(dest="command", required=True))
-    sys.exit(run_serve_mock(command.parse_args(["serve-mock", *sys.argv[1:]])))

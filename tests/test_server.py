@@ -332,7 +332,7 @@ def test_stopped_server_refuses(model):
 
 def test_serve_mock_command(tmp_path):
     # The command prints its URL once it listens, serves, and stops on Ctrl+C.
-    command = [sys.executable, "-m", "dpsynth.server", "--port", "0", "--latency-ms", "1"]
+    command = [sys.executable, "-m", "dpsynth.cli", "serve-mock", "--port", "0", "--latency-ms", "1"]
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
     )
