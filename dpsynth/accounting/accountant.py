@@ -141,7 +141,7 @@ def _subsampled_gaussian_epsilon(sigma: float, q: float, compositions: int, delt
     )
     if not consistent:
         logger.warning(
-            "the PLD accountant returned epsilon bounds [%g, %g] outside the sound range [%g, %g] "
+            "the PLD accountant returned epsilon bounds [%g, %g] that are not finite or miss the sound range [%g, %g] "
             "(sigma=%g, q=%g, T=%d, delta=%g); reporting the Rényi DP upper bound",
             result.lower, result.upper, floor, ceiling, sigma, q, compositions, delta,
         )
