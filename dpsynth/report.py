@@ -80,7 +80,10 @@ def _seed_pack_comparison(
             "the estimate alone, without the accountant's error bounds, and no check against "
             "bounds that cannot be wrong.",
         ],
-        "note": None if value is not None else "the pack raises an error for this run (prv-accountant failure or more than 1000 tokens)",
+        "note": None if value is not None else (
+            "the pack fails for this run: prv-accountant raises, needs a grid too large for memory, "
+            "or the run has more than 1000 tokens per example"
+        ),
     }
 
 

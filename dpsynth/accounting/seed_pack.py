@@ -70,6 +70,20 @@ def seed_pack_sigma_to_eps(
     return _seed_estimate(float(sigma), mechanism, int(size), int(max_token_cnt), int(num_examples))
 
 
+SEED_MAX_DOMAIN_POINTS = 20_000_000
+"""Largest discretisation grid tried (about 0.3 GB of long doubles); the pack itself
+would try any size and can fail with a MemoryError, as at sigma 0.05."""
+
+
+def _domain_points(prv: object) -> float:
+    # The grid prv-accountant 0.2.0 allocates: [-L, L] at the mesh size of its Theorem 5.5.
+    from prv_accountant.accountant import compute_safe_domain_size
+
+    half_width = compute_safe_domain_size([prv], [SEED_MAX_SELF_COMPOSITIONS], SEED_EPS_ERROR, SEED_DELTA_ERROR)
+    mesh = SEED_EPS_ERROR / math.sqrt(SEED_MAX_SELF_COMPOSITIONS / 2 * math.log(12 / SEED_DELTA_ERROR))
+    return 2 * half_width / mesh
+
+
 @lru_cache(maxsize=128)
 def _seed_estimate(sigma: float, mechanism: Mechanism, size: int, max_token_cnt: int, num_examples: int) -> float | None:
     from prv_accountant import PRVAccountant
@@ -81,6 +95,10 @@ def _seed_estimate(sigma: float, mechanism: Mechanism, size: int, max_token_cnt:
             prv = PureDPMechanism(eps=math.log(1 + rate * (math.exp(sigma) - 1)))
         else:
             prv = PoissonSubsampledGaussianMechanism(sampling_probability=rate, noise_multiplier=sigma)
+        points = _domain_points(prv)
+        if points > SEED_MAX_DOMAIN_POINTS:
+            logger.info("the seed pack's sigma_to_eps would need a grid of %.3g points here; not computed", points)
+            return None
         accountant = PRVAccountant(
             prvs=[prv],
             max_self_compositions=[SEED_MAX_SELF_COMPOSITIONS],
@@ -88,7 +106,7 @@ def _seed_estimate(sigma: float, mechanism: Mechanism, size: int, max_token_cnt:
             delta_error=SEED_DELTA_ERROR,
         )
         _, estimate, _ = accountant.compute_epsilon(delta=1 / num_examples, num_self_compositions=[max_token_cnt])
-    except (RuntimeError, ValueError, OverflowError, FloatingPointError) as error:
+    except (RuntimeError, ValueError, OverflowError, FloatingPointError, MemoryError) as error:
         logger.info("the seed pack's sigma_to_eps would raise here: %s", error)
         return None
     return float(estimate)
