@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -149,7 +150,12 @@ def _add_generate_parser(subparsers: Any) -> None:
     parser.add_argument("--base-url", help="base URL of an OpenAI-compatible server, such as http://127.0.0.1:8000/v1")
     parser.add_argument(
         "--api-key-env", default="OPENAI_API_KEY",
-        help="name of the environment variable that holds the API key (the key itself is never an option)",
+        help="name of the environment variable that contains the API key (the key itself is never an option)",
+    )
+    parser.add_argument("--timeout", type=_positive_float, default=60.0, help="timeout of one HTTP request, in seconds")
+    parser.add_argument(
+        "--max-retries", type=_nonnegative_int, default=2,
+        help="retries of a failed HTTP request (408, 409, 429, 5xx, connection errors) with backoff",
     )
     parser.add_argument("--sizes", type=parse_sizes, default=3, help="examples per label: N, or label=N,label=N")
     parser.add_argument("--t-max", type=_positive_int, default=20, help="maximum tokens per example")
@@ -168,6 +174,10 @@ def _add_generate_parser(subparsers: Any) -> None:
     parser.add_argument("--top-k", type=_positive_int, default=5, help="size of the public token universe")
     parser.add_argument("--mechanism", choices=("gaussian", "exponential"), default="gaussian", help="noisy selection")
     parser.add_argument("--sampling", choices=("poisson", "fixed_size"), default="poisson", help="sampling scheme")
+    parser.add_argument(
+        "--neighbouring", choices=("add_remove", "replace_one"), default="add_remove",
+        help="the neighbouring relation that epsilon protects: add or remove one record, or replace one",
+    )
     parser.add_argument("--seed", type=int, help="seed of the run; keep it secret, it determines the noise (default: random)")
     parser.add_argument("--concurrency", type=_positive_int, default=16, help="maximum examples generated at once")
     parser.add_argument("--max-epsilon", type=_positive_float, help="refuse or stop a run that would spend more epsilon")
@@ -292,6 +302,7 @@ def _check_outputs(args: argparse.Namespace, checkpoint: Path) -> str:
 
 
 def _run_generate(args: argparse.Namespace) -> int:
+    from .accounting import PrivacyAssumptions
     from .budget import plan_run
     from .data import label_counts, write_records
     from .generation import GenerationConfig, agenerate, run_sync
@@ -310,9 +321,10 @@ def _run_generate(args: argparse.Namespace) -> int:
         mechanism=args.mechanism,
         sampling=args.sampling,
     )
+    assumptions = PrivacyAssumptions(neighbouring=args.neighbouring, sampling=args.sampling)
     plan = plan_run(
         label_counts(records), args.sizes, config,
-        delta=args.delta, target_epsilon=args.epsilon, max_epsilon=args.max_epsilon,
+        delta=args.delta, target_epsilon=args.epsilon, max_epsilon=args.max_epsilon, assumptions=assumptions,
     )
     if args.force:
         checkpoint.unlink(missing_ok=True)
@@ -323,7 +335,7 @@ def _run_generate(args: argparse.Namespace) -> int:
             seed=args.seed, delta=plan.delta, concurrency=args.concurrency,
             checkpoint_path=checkpoint, resume=args.resume,
             max_compositions=plan.max_compositions, on_heading=args.on_heading,
-            show_progress=not args.no_progress,
+            show_progress=not args.no_progress, assumptions=assumptions,
         )
     )
     write_records(result.examples, args.out, format=out_format)
@@ -339,16 +351,23 @@ def _make_model(args: argparse.Namespace) -> Any:
         return InContextModel()
     from .backends import model_from_spec
 
-    return model_from_spec(args.model, base_url=args.base_url, api_key_env=args.api_key_env, concurrency=args.concurrency)
+    return model_from_spec(
+        args.model, base_url=args.base_url, api_key_env=args.api_key_env, concurrency=args.concurrency,
+        timeout=args.timeout, max_retries=args.max_retries,
+    )
 
 
 def _print_summary(result: Any, out: Path, report_paths: Sequence[Path]) -> None:
     privacy = result.privacy
     dataset = privacy.dataset
     print(f"Wrote {len(result.examples)} synthetic examples to {out}")
+    if privacy.assumptions.neighbouring.value == "add_remove":
+        how = f"add/remove adjacency, the maximum over {len(privacy.per_label)} labels"
+    else:
+        how = "replace-one adjacency, two labels' costs combined"
     print(
         f"Privacy: epsilon = {dataset.estimate:.3f} (bounds {dataset.lower:.3f} to {dataset.upper:.3f}) "
-        f"at delta = {result.delta:.3g}, the maximum over {len(privacy.per_label)} labels"
+        f"at delta = {result.delta:.3g}, {how}"
     )
     print(
         f"Worst case, had every example reached t_max: epsilon = {result.worst_case.dataset.estimate:.3f} "
@@ -363,18 +382,36 @@ def _print_summary(result: Any, out: Path, report_paths: Sequence[Path]) -> None
         print(f"Privacy report: {path}")
 
 
+def _print_privacy_warnings(caught: Sequence[warnings.WarningMessage]) -> None:
+    from .accounting import PrivacyWarning
+
+    shown = set()
+    for warning in caught:
+        message = str(warning.message)
+        if issubclass(warning.category, PrivacyWarning) and message not in shown:
+            shown.add(message)
+            print(f"dpsynth: privacy warning: {message}", file=sys.stderr)
+        elif not issubclass(warning.category, PrivacyWarning):
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``dpsynth`` command and return its exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    from .accounting import PrivacyWarning
     from .checkpoint import CheckpointError
     from .data import DataError
     from .models import ModelError
 
     try:
-        return args.handler(args)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", PrivacyWarning)
+            status = args.handler(args)
+        _print_privacy_warnings(caught)
+        return status
     except (UsageError, DataError, CheckpointError, ValueError, TypeError) as error:
         print(f"dpsynth: error: {error}", file=sys.stderr)
         return EXIT_USAGE

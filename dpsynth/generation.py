@@ -409,8 +409,22 @@ def _default_delta(num_records: int) -> float:
     return default_delta(num_records)
 
 
-def _account(config: GenerationConfig, pool_sizes: Mapping[str, int], selections: Mapping[str, int], delta: float) -> Any:
+def _account(
+    config: GenerationConfig,
+    pool_sizes: Mapping[str, int],
+    selections: Mapping[str, int],
+    delta: float,
+    assumptions: Any,
+) -> Any:
     from .accounting import PrivacyAssumptions, account_run
+
+    if assumptions is None:
+        assumptions = PrivacyAssumptions(sampling=config.sampling)
+    elif assumptions.sampling.value != config.sampling:
+        raise ValueError(
+            f"assumptions.sampling={assumptions.sampling.value!r} differs from config.sampling="
+            f"{config.sampling!r}: state the scheme the run uses."
+        )
 
     return account_run(
         config.mechanism,
@@ -420,7 +434,7 @@ def _account(config: GenerationConfig, pool_sizes: Mapping[str, int], selections
         num_splits=config.num_splits,
         shots=config.num_samples_per_split,
         delta=delta,
-        assumptions=PrivacyAssumptions(sampling=config.sampling),
+        assumptions=assumptions,
     )
 
 
@@ -464,6 +478,7 @@ async def agenerate(
     max_compositions: Mapping[str, int] | None = None,
     on_heading: str = "reject",
     show_progress: bool = True,
+    assumptions: Any = None,
 ) -> GenerationResult:
     """Generate a differentially private synthetic dataset; see :func:`generate`."""
     config = config or GenerationConfig()
@@ -486,7 +501,7 @@ async def agenerate(
     try:
         return await _run_examples(
             model, pools, wanted, config, entropy, done_tokens, writer, max_compositions,
-            concurrency, show_progress, float(delta),
+            concurrency, show_progress, float(delta), assumptions,
         )
     finally:
         if writer is not None:
@@ -531,6 +546,7 @@ async def _run_examples(
     concurrency: int,
     show_progress: bool,
     delta: float,
+    assumptions: Any,
 ) -> GenerationResult:
     labels = list(pools)
     spent: dict[str, int] = {}
@@ -593,8 +609,10 @@ async def _run_examples(
         config=config,
         model=model.name,
         delta=delta,
-        privacy=_account(config, pool_sizes, selections, delta),
-        worst_case=_account(config, pool_sizes, {label: wanted[label] * config.t_max for label in selections}, delta),
+        privacy=_account(config, pool_sizes, selections, delta, assumptions),
+        worst_case=_account(
+            config, pool_sizes, {label: wanted[label] * config.t_max for label in selections}, delta, assumptions
+        ),
     )
 
 
@@ -645,5 +663,8 @@ def generate(
         ``"reject"`` or ``"neutralise"`` private texts with a heading line.
     show_progress : bool
         Show a ``tqdm`` progress bar of examples done and tokens selected.
+    assumptions : dpsynth.accounting.PrivacyAssumptions, optional
+        The neighbouring relation and sampling scheme of the reported epsilon;
+        add/remove adjacency and ``config.sampling`` by default.
     """
     return run_sync(lambda: agenerate(records, model, sizes, config, **options))

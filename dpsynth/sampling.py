@@ -36,7 +36,12 @@ __all__ = [
 
 
 class SamplingScheme(str, Enum):
-    """How the private records of one token step are drawn."""
+    """How the private records of one token step are drawn.
+
+    ``POISSON``: each record joins independently with probability q, which is
+    what the accountant assumes. ``FIXED_SIZE``: exactly M*N records without
+    replacement, which the Poisson accountant only approximates.
+    """
 
     POISSON = "poisson"
     FIXED_SIZE = "fixed_size"

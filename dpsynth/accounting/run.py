@@ -188,7 +188,7 @@ def _check_assumptions(assumptions: PrivacyAssumptions, delta: float, n_records:
         )
     for message in messages:
         warnings.warn(message, PrivacyWarning, stacklevel=3)
-        logger.warning("privacy warning: %s", message)
+        logger.info("privacy warning: %s", message)
     return messages
 
 

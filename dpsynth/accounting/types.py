@@ -6,6 +6,9 @@ import math
 from dataclasses import dataclass, field
 from enum import Enum
 
+# The sampler and the accountant share one definition of the scheme.
+from ..sampling import SamplingScheme
+
 __all__ = [
     "AccountingError",
     "Calibration",
@@ -42,18 +45,6 @@ class Neighbouring(str, Enum):
 
     ADD_REMOVE = "add_remove"
     REPLACE_ONE = "replace_one"
-
-
-class SamplingScheme(str, Enum):
-    """Scheme by which the private records of one token step are drawn.
-
-    ``POISSON``: each record joins independently with probability q, which is
-    what the accountant assumes. ``FIXED_SIZE``: exactly M*N records without
-    replacement, which the Poisson accountant only approximates.
-    """
-
-    POISSON = "poisson"
-    FIXED_SIZE = "fixed_size"
 
 
 class PrivacyWarning(UserWarning):
