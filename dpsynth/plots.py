@@ -30,6 +30,9 @@ __all__ = [
 
 _WIDE = (9.0, 3.6)
 _NARROW = (6.0, 3.6)
+# A fixed resolution keeps a figure's text form ("<Figure size 900x360 ...>"), which
+# nbval compares, independent of the rc settings of the notebook's plotting backend.
+_DPI = 100
 
 
 def _token_axis(ax, tokens: Sequence[str]) -> np.ndarray:
@@ -50,7 +53,7 @@ def _plain_log_x(ax) -> None:
 def plot_split_distributions(tokens: Sequence[str], split_vectors: np.ndarray, merged: np.ndarray) -> Figure:
     """Plot each split's probability vector as thin bars and the merged vector as wide outlined bars."""
     split_vectors = np.asarray(split_vectors, dtype=float)
-    figure = Figure(figsize=_WIDE, layout="constrained")
+    figure = Figure(figsize=_WIDE, dpi=_DPI, layout="constrained")
     ax = figure.subplots()
     positions = _token_axis(ax, tokens)
     count = len(split_vectors)
@@ -74,7 +77,7 @@ def plot_merge_shift(
     sensitivity: float,
 ) -> Figure:
     """Plot the merged vector with and without one record, and the L2 shift beside its bound."""
-    figure = Figure(figsize=_WIDE, layout="constrained")
+    figure = Figure(figsize=_WIDE, dpi=_DPI, layout="constrained")
     left, right = figure.subplots(1, 2, width_ratios=(3, 1))
     positions = _token_axis(left, tokens)
     left.bar(positions - 0.2, without_record, width=0.4, label="without the record")
@@ -99,7 +102,7 @@ def plot_noisy_selection(
 ) -> Figure:
     """Plot noisy copies of the merged vector, and the measured selection frequencies beside the exact probabilities."""
     noisy = np.asarray(noisy, dtype=float)
-    figure = Figure(figsize=_WIDE, layout="constrained")
+    figure = Figure(figsize=_WIDE, dpi=_DPI, layout="constrained")
     left, right = figure.subplots(1, 2)
     positions = _token_axis(left, tokens)
     left.bar(positions, merged, width=0.6, color="0.8", label="merged p")
@@ -135,7 +138,7 @@ def plot_epsilon_against_tokens(
     """
     curve = np.asarray(curve, dtype=float)
     counts = np.asarray(counts)
-    figure = Figure(figsize=_NARROW, layout="constrained")
+    figure = Figure(figsize=_NARROW, dpi=_DPI, layout="constrained")
     ax = figure.subplots()
     ax.fill_between(counts, curve[:, 0], curve[:, 2], color="C0", alpha=0.3, label="bounds")
     ax.plot(counts, curve[:, 1], marker="o", color="C0", label="accountant's estimate")
@@ -151,7 +154,7 @@ def plot_epsilon_against_tokens(
 
 def plot_epsilon_against_sigma(sigmas: Sequence[float], epsilons: Sequence[float], delta: float) -> Figure:
     """Plot epsilon at ``delta`` against the noise multiplier sigma."""
-    figure = Figure(figsize=_NARROW, layout="constrained")
+    figure = Figure(figsize=_NARROW, dpi=_DPI, layout="constrained")
     ax = figure.subplots()
     ax.plot(sigmas, epsilons, marker="o")
     _plain_log_x(ax)
@@ -164,7 +167,7 @@ def plot_epsilon_against_sigma(sigmas: Sequence[float], epsilons: Sequence[float
 
 def plot_delta_curve(epsilons: Sequence[float], deltas: Sequence[float], marks: dict[str, float] | None = None) -> Figure:
     """Plot the privacy profile delta(epsilon) on a log scale, with horizontal lines at ``marks``."""
-    figure = Figure(figsize=_NARROW, layout="constrained")
+    figure = Figure(figsize=_NARROW, dpi=_DPI, layout="constrained")
     ax = figure.subplots()
     ax.plot(epsilons, deltas, marker="o", label="delta(epsilon)")
     for index, (name, value) in enumerate((marks or {}).items()):
@@ -183,7 +186,7 @@ def plot_audit_scores(histogram_without: Sequence[int], histogram_with: Sequence
     Entry ``s`` of a histogram counts the runs that selected the canary token in ``s`` steps.
     """
     scores = np.arange(len(histogram_without))
-    figure = Figure(figsize=_NARROW, layout="constrained")
+    figure = Figure(figsize=_NARROW, dpi=_DPI, layout="constrained")
     ax = figure.subplots()
     ax.bar(scores - 0.2, histogram_without, width=0.4, label="without the canary")
     ax.bar(scores + 0.2, histogram_with, width=0.4, label="with the canary")
@@ -209,7 +212,7 @@ def plot_audit_bounds(
     ``max_certifiable`` is drawn as a horizontal line, and ``marked_noise`` as a
     vertical one.
     """
-    figure = Figure(figsize=_NARROW, layout="constrained")
+    figure = Figure(figsize=_NARROW, dpi=_DPI, layout="constrained")
     ax = figure.subplots()
     ax.plot(noises, claimed, color="black", linewidth=2, label="accountant's epsilon (the claim)")
     for index, (name, bounds) in enumerate(lower_bounds.items()):

@@ -140,3 +140,9 @@ def test_audit_bounds_curves_and_marks():
     assert marked.get_xdata()[0] == pytest.approx(1.0)
     labels = [text.get_text() for text in ax.get_legend().get_texts()]
     assert labels[1:3] == ["correct", "broken"]
+
+
+def test_figures_have_fixed_resolution():
+    figure = plot_epsilon_against_sigma([1.0, 2.0], [2.0, 1.0], delta=1e-5)
+    assert figure.dpi == 100
+    assert repr(figure) == "<Figure size 600x360 with 1 Axes>"
