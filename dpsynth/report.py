@@ -14,6 +14,7 @@ seed: the seed determines the noise.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 from collections.abc import Mapping, Sequence
@@ -166,6 +167,33 @@ def build_report(
     }
 
 
+def _neighbour(neighbouring: str) -> str:
+    if neighbouring == "add_remove":
+        return "without that record"
+    return "with that record replaced by any other, possibly of another label"
+
+
+def _combination(neighbouring: str) -> str:
+    if neighbouring == "add_remove":
+        return (
+            "Under add/remove adjacency one record affects only its own label, so the dataset's "
+            "epsilon is the maximum over labels."
+        )
+    return (
+        "Under replace-one adjacency a record can move between labels and change two labels' "
+        "generations. The dataset's epsilon is the larger of two cases: two labels' epsilons added, "
+        "each at delta/2, and a replacement within one label, counted as a removal and an addition."
+    )
+
+
+def _factor(epsilon: float) -> str:
+    return f"{math.exp(epsilon):.4g}" if epsilon < 700 else f"e^{epsilon:.4g}"
+
+
+def _records(privacy: Mapping[str, Any]) -> int:
+    return sum(row["pool_size"] for row in privacy["per_label"].values())
+
+
 def _number(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4g}"
 
@@ -190,6 +218,17 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         f"(upper bound {privacy['dataset_epsilon_worst_case']['upper']:.4g}), a guarantee that does "
         "not depend on the texts' lengths.",
         "",
+        "## What this epsilon means",
+        "",
+        "Take any one private record, and compare the run on the real dataset with the same run on "
+        f"the dataset {_neighbour(assumptions['neighbouring'])}. For every set of possible synthetic datasets, the "
+        f"probability of producing one of them changes by at most a factor e^epsilon = "
+        f"{_factor(dataset['upper'])}, except for an additional probability of at most "
+        f"delta = {privacy['delta']:.3g}. The private data contain {_records(privacy)} records, so "
+        f"delta is {privacy['delta'] * _records(privacy):.3g} times 1/n: a mechanism that published "
+        "one whole record with probability delta would still meet the guarantee, which is why delta "
+        "must stay well below 1/n.",
+        "",
         "## How the data were generated",
         "",
         f"- Model: `{report['model']['name']}`" + (f" at `{report['model']['endpoint']}`" if report["model"]["endpoint"] else ""),
@@ -201,8 +240,8 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         "## Epsilon per label",
         "",
         "Each label's records sit in their own pool, and each noisy selection for a label is one "
-        "composition of a Poisson-subsampled mechanism with rate q = M*N/n. Under add/remove adjacency "
-        "one record affects only its own label, so the dataset's epsilon is the maximum over labels.",
+        "composition of a Poisson-subsampled mechanism with rate q = M*N/n. "
+        + _combination(assumptions["neighbouring"]),
         "",
         "| label | pool size n | q = M*N/n | noisy selections | epsilon (estimate) | bounds |",
         "|---|---|---|---|---|---|",
@@ -234,7 +273,13 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         "",
         f"`DiffPrivateSimpleDatasetPack.sigma_to_eps` for the same run: epsilon = {_number(seed['epsilon'])} "
         f"(q = {seed['sample_rate']:.4g}, delta = {seed['delta']:.3g}, {seed['compositions']} compositions)."
-        + (f" Note: {seed['note']}." if seed["note"] else ""),
+        + (f" Note: {seed['note']}." if seed["note"] else "")
+        + (
+            f" That is {dataset['estimate'] / seed['epsilon']:.3g} times smaller than dpsynth's estimate: "
+            "the pack understates this run's privacy cost."
+            if seed["epsilon"] and seed["epsilon"] < dataset["estimate"]
+            else ""
+        ),
         "It differs because it uses:",
         "",
     ]

@@ -67,3 +67,14 @@ def test_report_command_prints_markdown(run, capsys):
     printed = capsys.readouterr().out
     assert printed.startswith("# Privacy report")
     assert "What the LlamaIndex pack would have reported" in printed
+
+
+def test_example_report_in_docs_is_current(tmp_path):
+    # docs/example-privacy-report.md shows a reader the report of the demo run with seed 0.
+    from pathlib import Path
+
+    out = tmp_path / "synthetic.jsonl"
+    assert main(["generate", "--demo", "--seed", "0", "--out", str(out), "--no-progress"]) == 0
+    generated = out.with_name(out.name + ".privacy.md").read_text(encoding="utf-8")
+    stored = (Path(__file__).resolve().parent.parent / "docs" / "example-privacy-report.md").read_text(encoding="utf-8")
+    assert stored.split("-->\n\n", 1)[1].split("## Versions")[0] == generated.split("## Versions")[0]
