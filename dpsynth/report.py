@@ -59,13 +59,13 @@ def _bounds(bounds: Any) -> dict[str, Any]:
     }
 
 
-def _seed_pack_comparison(
+def _llamaindex_pack_comparison(
     mechanism: str, noise: float, sizes: Mapping[str, int], t_max: int, n_records: int
 ) -> dict[str, Any]:
-    from .accounting import seed_pack_sigma_to_eps
+    from .accounting import llamaindex_pack_sigma_to_eps
 
     size = sum(sizes.values())
-    value = seed_pack_sigma_to_eps(noise, mechanism, size, t_max, n_records)
+    value = llamaindex_pack_sigma_to_eps(noise, mechanism, size, t_max, n_records)
     return {
         "epsilon": value,
         "sample_rate": size / n_records,
@@ -160,7 +160,7 @@ def build_report(
             },
             "warnings": list(privacy.warnings),
         },
-        "seed_pack_sigma_to_eps": _seed_pack_comparison(
+        "llamaindex_pack_sigma_to_eps": _llamaindex_pack_comparison(
             privacy.mechanism.value, privacy.noise, sizes, config["t_max"], n_records
         ),
         "versions": _versions(),
@@ -266,7 +266,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         "",
     ]
     lines += [f"- {warning}" for warning in privacy["warnings"]] or ["None."]
-    seed = report["seed_pack_sigma_to_eps"]
+    seed = report["llamaindex_pack_sigma_to_eps"]
     lines += [
         "",
         "## What the LlamaIndex pack would have reported",

@@ -23,7 +23,7 @@ from scipy.integrate import trapezoid
 from scipy.special import log_ndtr
 from scipy.stats import binom
 
-from .accounting import EpsilonBounds, default_delta, epsilon, epsilon_curve, sample_rate, seed_pack_sigma_to_eps
+from .accounting import EpsilonBounds, default_delta, epsilon, epsilon_curve, sample_rate, llamaindex_pack_sigma_to_eps
 from .data import Example, group_by_label, load_demo
 from .distributions import TokenUniverse, merge, split_distribution, token_universe
 from .generation import run_sync, step_prompts
@@ -60,7 +60,7 @@ __all__ = [
     "neighbouring_steps",
     "noisy_vectors",
     "run_epsilon",
-    "seed_pack_steps",
+    "llamaindex_pack_steps",
     "selection_frequencies",
     "selection_probabilities",
     "side_by_side",
@@ -505,7 +505,7 @@ class SeedPackStep:
     upper: float | None
 
 
-def seed_pack_steps(
+def llamaindex_pack_steps(
     noise: float,
     sizes: Mapping[str, int],
     t_max: int,
@@ -529,7 +529,7 @@ def seed_pack_steps(
     rows = [
         SeedPackStep(
             "the pack's sigma_to_eps", pack_rate, t_max, pack_delta,
-            seed_pack_sigma_to_eps(noise, mechanism, size, t_max, n_total), None,
+            llamaindex_pack_sigma_to_eps(noise, mechanism, size, t_max, n_total), None,
         )
     ]
     same = epsilon(mechanism, noise, pack_rate, t_max, pack_delta)

@@ -34,7 +34,7 @@ from dpsynth.accounting import (
     epsilon_curve,
     max_compositions,
     sample_rate,
-    seed_pack_sigma_to_eps,
+    llamaindex_pack_sigma_to_eps,
 )
 from dpsynth.accounting import pld, pure_dp
 
@@ -421,19 +421,19 @@ def test_delta_curve_inverts_epsilon():
         assert deltas[0] > deltas[1] > deltas[2]
 
 
-def test_seed_pack_uses_its_own_rate():
+def test_llamaindex_pack_uses_its_own_rate():
     # 20 examples from 30,000 records with 100 tokens: the pack's q = 20/30000 and delta = 1/30000
     # happen to match the paper's AGNews setting, so its estimate matches the accountant's within
     # prv-accountant's eps_error of 0.01.
-    value = seed_pack_sigma_to_eps(0.39, "gaussian", size=20, max_token_cnt=100, num_examples=30000)
+    value = llamaindex_pack_sigma_to_eps(0.39, "gaussian", size=20, max_token_cnt=100, num_examples=30000)
     reference = epsilon("gaussian", 0.39, 20 / 30000, 100, 1 / 30000)
     assert value == pytest.approx(reference.estimate, abs=0.01)
 
 
-def test_seed_pack_rejects_many_tokens():
-    assert seed_pack_sigma_to_eps(1.0, "gaussian", size=10, max_token_cnt=1001, num_examples=1000) is None
+def test_llamaindex_pack_rejects_many_tokens():
+    assert llamaindex_pack_sigma_to_eps(1.0, "gaussian", size=10, max_token_cnt=1001, num_examples=1000) is None
 
 
-def test_seed_pack_crash_setting():
+def test_llamaindex_pack_crash_setting():
     # sigma = 1.0, q = 0.2, 1000 compositions: prv-accountant 0.2.0 raises RuntimeError, reported as None.
-    assert seed_pack_sigma_to_eps(1.0, "gaussian", size=200, max_token_cnt=1000, num_examples=1000) is None
+    assert llamaindex_pack_sigma_to_eps(1.0, "gaussian", size=200, max_token_cnt=1000, num_examples=1000) is None

@@ -36,7 +36,7 @@ def test_report_has_every_section(run):
     assert privacy["assumptions"]["sampling"] == "poisson"
     assert report["model"] == {"name": "mock", "endpoint": None}
     assert report["versions"]["dpsynth"]
-    assert len(report["seed_pack_sigma_to_eps"]["differences"]) == 4
+    assert len(report["llamaindex_pack_sigma_to_eps"]["differences"]) == 4
 
 
 def test_report_sample_rates_follow_pools(run):

@@ -7,7 +7,7 @@ import pytest
 from scipy.stats import norm
 
 from dpsynth import InContextModel
-from dpsynth.accounting import epsilon, seed_pack_sigma_to_eps
+from dpsynth.accounting import epsilon, llamaindex_pack_sigma_to_eps
 from dpsynth.data import Example
 from dpsynth.distributions import merge
 from dpsynth.mechanisms import selection_probabilities_exponential
@@ -30,7 +30,7 @@ from dpsynth.walkthrough import (
     neighbouring_steps,
     noisy_vectors,
     run_epsilon,
-    seed_pack_steps,
+    llamaindex_pack_steps,
     selection_frequencies,
     selection_probabilities,
     side_by_side,
@@ -280,10 +280,10 @@ def test_epsilon_against_delta_matches_queries():
     assert values[1] > values[0]
 
 
-def test_seed_pack_steps_demo_run():
+def test_llamaindex_pack_steps_demo_run():
     pool_sizes = {f"label {i}": 55 for i in range(7)}
     sizes = {label: 2 for label in pool_sizes}
-    rows = seed_pack_steps(2.0, sizes, 15, pool_sizes, 10, 1)
+    rows = llamaindex_pack_steps(2.0, sizes, 15, pool_sizes, 10, 1)
     assert [row.change for row in rows] == [
         "the pack's sigma_to_eps",
         "the same inputs, dpsynth's accountant",
@@ -291,7 +291,7 @@ def test_seed_pack_steps_demo_run():
         "T = examples * t_max of the label",
         "delta well below 1/n",
     ]
-    assert rows[0].estimate == seed_pack_sigma_to_eps(2.0, "gaussian", 14, 15, 385)
+    assert rows[0].estimate == llamaindex_pack_sigma_to_eps(2.0, "gaussian", 14, 15, 385)
     assert rows[0].upper is None
     assert (rows[0].sample_rate, rows[0].compositions, rows[0].delta) == (14 / 385, 15, 1 / 385)
     assert rows[1].estimate == pytest.approx(rows[0].estimate, rel=0.02)
@@ -304,8 +304,8 @@ def test_seed_pack_steps_demo_run():
     assert rows[4].upper == epsilon("gaussian", 2.0, 10 / 55, 30, 1e-5).upper
 
 
-def test_seed_pack_steps_take_worst_label():
-    rows = seed_pack_steps(2.0, {"small": 1, "large": 1}, 10, {"small": 20, "large": 200}, 10, 1)
+def test_llamaindex_pack_steps_take_worst_label():
+    rows = llamaindex_pack_steps(2.0, {"small": 1, "large": 1}, 10, {"small": 20, "large": 200}, 10, 1)
     assert rows[2].sample_rate == pytest.approx(10 / 20)
 
 

@@ -8,7 +8,7 @@ Modules, by concept:
 - ``accountant``: the epsilon query with its checks and fallbacks, and curves.
 - ``calibration``: noise for a target epsilon, compositions for a budget.
 - ``run``: sampling rate, default delta, per-label and dataset accounts.
-- ``seed_pack``: what LlamaIndex's DiffPrivateSimpleDatasetPack would report.
+- ``llamaindex_pack``: what LlamaIndex's DiffPrivateSimpleDatasetPack would report.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 from .calibration import calibrate, max_compositions
 from .accountant import clear_caches, delta_curve, epsilon, epsilon_curve
 from .run import LabelAccount, PrivacyAccount, account_run, default_delta, sample_rate
-from .seed_pack import seed_pack_sigma_to_eps
+from .llamaindex_pack import llamaindex_pack_sigma_to_eps
 from .types import (
     AccountingError,
     Calibration,
@@ -48,5 +48,5 @@ __all__ = [
     "epsilon_curve",
     "max_compositions",
     "sample_rate",
-    "seed_pack_sigma_to_eps",
+    "llamaindex_pack_sigma_to_eps",
 ]

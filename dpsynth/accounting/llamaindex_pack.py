@@ -27,16 +27,16 @@ from functools import lru_cache
 
 from .types import Mechanism
 
-__all__ = ["seed_pack_sigma_to_eps"]
+__all__ = ["llamaindex_pack_sigma_to_eps"]
 
 logger = logging.getLogger("dpsynth")
 
-SEED_MAX_SELF_COMPOSITIONS = 1000
-SEED_EPS_ERROR = 0.01
-SEED_DELTA_ERROR = 1e-10
+PACK_MAX_SELF_COMPOSITIONS = 1000
+PACK_EPS_ERROR = 0.01
+PACK_DELTA_ERROR = 1e-10
 
 
-def seed_pack_sigma_to_eps(
+def llamaindex_pack_sigma_to_eps(
     sigma: float,
     mechanism: Mechanism | str,
     size: int,
@@ -65,12 +65,12 @@ def seed_pack_sigma_to_eps(
         (``max_token_cnt`` above 1000, or prv-accountant's numerical failure).
     """
     mechanism = Mechanism(mechanism)
-    if max_token_cnt > SEED_MAX_SELF_COMPOSITIONS:
+    if max_token_cnt > PACK_MAX_SELF_COMPOSITIONS:
         return None
-    return _seed_estimate(float(sigma), mechanism, int(size), int(max_token_cnt), int(num_examples))
+    return _pack_estimate(float(sigma), mechanism, int(size), int(max_token_cnt), int(num_examples))
 
 
-SEED_MAX_DOMAIN_POINTS = 20_000_000
+PACK_MAX_DOMAIN_POINTS = 20_000_000
 """Largest discretisation grid tried (about 0.3 GB of long doubles); the pack itself
 would try any size and can fail with a MemoryError, as at sigma 0.05."""
 
@@ -79,13 +79,13 @@ def _domain_points(prv: object) -> float:
     # The grid prv-accountant 0.2.0 allocates: [-L, L] at the mesh size of its Theorem 5.5.
     from prv_accountant.accountant import compute_safe_domain_size
 
-    half_width = compute_safe_domain_size([prv], [SEED_MAX_SELF_COMPOSITIONS], SEED_EPS_ERROR, SEED_DELTA_ERROR)
-    mesh = SEED_EPS_ERROR / math.sqrt(SEED_MAX_SELF_COMPOSITIONS / 2 * math.log(12 / SEED_DELTA_ERROR))
+    half_width = compute_safe_domain_size([prv], [PACK_MAX_SELF_COMPOSITIONS], PACK_EPS_ERROR, PACK_DELTA_ERROR)
+    mesh = PACK_EPS_ERROR / math.sqrt(PACK_MAX_SELF_COMPOSITIONS / 2 * math.log(12 / PACK_DELTA_ERROR))
     return 2 * half_width / mesh
 
 
 @lru_cache(maxsize=128)
-def _seed_estimate(sigma: float, mechanism: Mechanism, size: int, max_token_cnt: int, num_examples: int) -> float | None:
+def _pack_estimate(sigma: float, mechanism: Mechanism, size: int, max_token_cnt: int, num_examples: int) -> float | None:
     from prv_accountant import PRVAccountant
     from prv_accountant.privacy_random_variables import PoissonSubsampledGaussianMechanism, PureDPMechanism
 
@@ -96,17 +96,17 @@ def _seed_estimate(sigma: float, mechanism: Mechanism, size: int, max_token_cnt:
         else:
             prv = PoissonSubsampledGaussianMechanism(sampling_probability=rate, noise_multiplier=sigma)
         points = _domain_points(prv)
-        if points > SEED_MAX_DOMAIN_POINTS:
-            logger.info("the seed pack's sigma_to_eps would need a grid of %.3g points here; not computed", points)
+        if points > PACK_MAX_DOMAIN_POINTS:
+            logger.info("the LlamaIndex pack's sigma_to_eps would need a grid of %.3g points here; not computed", points)
             return None
         accountant = PRVAccountant(
             prvs=[prv],
-            max_self_compositions=[SEED_MAX_SELF_COMPOSITIONS],
-            eps_error=SEED_EPS_ERROR,
-            delta_error=SEED_DELTA_ERROR,
+            max_self_compositions=[PACK_MAX_SELF_COMPOSITIONS],
+            eps_error=PACK_EPS_ERROR,
+            delta_error=PACK_DELTA_ERROR,
         )
         _, estimate, _ = accountant.compute_epsilon(delta=1 / num_examples, num_self_compositions=[max_token_cnt])
     except (RuntimeError, ValueError, OverflowError, FloatingPointError, MemoryError) as error:
-        logger.info("the seed pack's sigma_to_eps would raise here: %s", error)
+        logger.info("the LlamaIndex pack's sigma_to_eps would raise here: %s", error)
         return None
     return float(estimate)
