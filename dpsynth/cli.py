@@ -361,6 +361,12 @@ def _print_summary(result: Any, out: Path, report_paths: Sequence[Path]) -> None
     privacy = result.privacy
     dataset = privacy.dataset
     print(f"Wrote {len(result.examples)} synthetic examples to {out}")
+    config = result.config
+    noise_name = "sigma" if config.mechanism == "gaussian" else "epsilon per token"
+    print(
+        f"Mechanism: {config.mechanism}, {noise_name} = {config.sigma:.4g}, "
+        f"{config.num_splits} splits x {config.num_samples_per_split} shots, top-k {config.top_k}, t_max {config.t_max}"
+    )
     if privacy.assumptions.neighbouring.value == "add_remove":
         how = f"add/remove adjacency, the maximum over {len(privacy.per_label)} labels"
     else:
