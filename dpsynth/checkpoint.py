@@ -99,6 +99,8 @@ def read_checkpoint(path: str | os.PathLike[str]) -> CheckpointState:
         out of order, which a dpsynth run never writes.
     """
     path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {str(path)!r} not found: give the OUT.checkpoint.jsonl of a run.")
     raw = path.read_bytes()
     lines = raw.split(b"\n")
     # The piece after the last newline is empty for a complete file and an
@@ -108,7 +110,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> CheckpointState:
         raise CheckpointError(f"checkpoint {str(path)!r} has no header line: delete it and start again.")
     try:
         header = json.loads(complete[0])
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, UnicodeDecodeError):
         header = None
     if not isinstance(header, dict) or header.get("format") != _FORMAT:
         raise CheckpointError(f"{str(path)!r} is not a dpsynth checkpoint (no valid header line).")
@@ -117,26 +119,46 @@ def read_checkpoint(path: str | os.PathLike[str]) -> CheckpointState:
             f"checkpoint {str(path)!r} has version {header.get('version')!r}; this dpsynth reads "
             f"version {CHECKPOINT_VERSION}. Finish it with the dpsynth that wrote it."
         )
-    state = CheckpointState(params=header["params"], entropy=int(header["entropy"]))
+    params, entropy = header.get("params"), header.get("entropy")
+    if not isinstance(params, dict) or isinstance(entropy, bool) or not isinstance(entropy, int) or entropy < 0:
+        raise CheckpointError(_changed(path, 1, "has no valid parameters or entropy"))
+    state = CheckpointState(params=params, entropy=entropy)
     for number, line in enumerate(complete[1:], start=2):
         try:
             entry = json.loads(line)
-        except json.JSONDecodeError:
-            raise CheckpointError(
-                f"checkpoint {str(path)!r}: line {number} is not valid JSON. The file was changed "
-                "by something other than dpsynth; restore it or start a new run."
-            ) from None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise CheckpointError(_changed(path, number, "is not valid JSON")) from None
+        if not isinstance(entry, dict):
+            raise CheckpointError(_changed(path, number, "is not a JSON object"))
         if entry.get("kind") == "token":
-            key = (entry["label"], int(entry["example"]))
-            tokens = state.tokens.setdefault(key, [])
-            if int(entry["step"]) != len(tokens):
-                raise CheckpointError(
-                    f"checkpoint {str(path)!r}: line {number} records step {entry['step']} of example "
-                    f"{key[1]} of label {key[0]!r}, expected step {len(tokens)}."
-                )
-            tokens.append(entry["token"])
+            _add_token(state, entry, path, number)
     state.complete_bytes = sum(len(line) + 1 for line in complete)
     return state
+
+
+def _changed(path: Path, number: int, problem: str) -> str:
+    return (
+        f"checkpoint {str(path)!r}: line {number} {problem}. The file was changed by something "
+        "other than dpsynth; restore it or start a new run with --force."
+    )
+
+
+def _add_token(state: CheckpointState, entry: Mapping[str, Any], path: Path, number: int) -> None:
+    label, example, step, token = (entry.get(key) for key in ("label", "example", "step", "token"))
+    valid = (
+        isinstance(label, str)
+        and isinstance(token, str)
+        and all(isinstance(value, int) and not isinstance(value, bool) for value in (example, step))
+    )
+    if not valid:
+        raise CheckpointError(_changed(path, number, "is not a valid token line"))
+    tokens = state.tokens.setdefault((label, example), [])
+    if step != len(tokens):
+        raise CheckpointError(
+            f"checkpoint {str(path)!r}: line {number} records step {step} of example {example} of "
+            f"label {label!r}, expected step {len(tokens)}."
+        )
+    tokens.append(token)
 
 
 class CheckpointWriter:

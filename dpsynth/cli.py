@@ -11,17 +11,21 @@ import argparse
 import json
 import logging
 import math
+import os
 import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .helpformat import HelpFormatter
+
 __all__ = ["build_parser", "main", "parse_sizes"]
 
 logger = logging.getLogger("dpsynth")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a process killed by it
 
 
 class UsageError(ValueError):
@@ -103,6 +107,8 @@ def parse_sizes(text: str) -> int | dict[str, int]:
             raise argparse.ArgumentTypeError(
                 f"{item!r} in --sizes is invalid: write label=count with a whole count, such as 'flu=2'"
             )
+        if label in sizes:
+            raise argparse.ArgumentTypeError(f"label {label!r} appears twice in --sizes: give each label once")
         sizes[label] = value
     return sizes
 
@@ -135,7 +141,7 @@ def _add_generate_parser(subparsers: Any) -> None:
         "generate",
         help="generate a differentially private synthetic dataset",
         description="Generate differentially private synthetic labelled texts and report their epsilon.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", type=Path, help="private labelled records: .jsonl, .csv or LlamaIndex .json")
@@ -178,9 +184,16 @@ def _add_generate_parser(subparsers: Any) -> None:
         "--neighbouring", choices=("add_remove", "replace_one"), default="add_remove",
         help="the neighbouring relation that epsilon protects: add or remove one record, or replace one",
     )
-    parser.add_argument("--seed", type=int, help="seed of the run; keep it secret, it determines the noise (default: random)")
+    parser.add_argument(
+        "--seed", type=_nonnegative_int,
+        help="seed of the run, 0 or more; keep it secret, because it determines the noise (default: random)",
+    )
     parser.add_argument("--concurrency", type=_positive_int, default=16, help="maximum examples generated at once")
-    parser.add_argument("--max-epsilon", type=_positive_float, help="refuse or stop a run that would spend more epsilon")
+    parser.add_argument(
+        "--max-epsilon", type=_positive_float,
+        help="reject a run whose worst case (every example reaching t_max) has an epsilon upper bound above "
+        "this at the run's delta, and cap each label's noisy selections to it during the run",
+    )
     parser.add_argument(
         "--on-heading", choices=("reject", "neutralise"), default="reject",
         help="what to do with a private text that has a line starting with a prompt heading",
@@ -209,14 +222,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     epsilon_parser = subparsers.add_parser(
         "epsilon", help="compute epsilon for a mechanism, sample rate and number of compositions",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Compute epsilon, with its lower and upper bounds, of a number of Poisson-subsampled "
+        "noisy selections at a given delta.",
+        formatter_class=HelpFormatter,
     )
     _add_accounting_inputs(epsilon_parser, with_sigma=True)
     epsilon_parser.set_defaults(handler=_run_epsilon)
 
     calibrate_parser = subparsers.add_parser(
         "calibrate", help="find the smallest noise that meets a target epsilon",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Find the smallest noise (sigma, or the largest per-token epsilon of the exponential "
+        "mechanism) whose epsilon upper bound meets a target for a planned number of noisy selections.",
+        formatter_class=HelpFormatter,
     )
     calibrate_parser.add_argument("--epsilon", type=_positive_float, required=True, help="target epsilon")
     _add_accounting_inputs(calibrate_parser, with_sigma=False)
@@ -225,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     report_parser = subparsers.add_parser(
         "report", help="rebuild the privacy report of a run from its checkpoint",
         description="Account the noisy selections recorded in a checkpoint and print the privacy report.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     report_parser.add_argument("checkpoint", type=Path, help="the run's checkpoint, OUT.checkpoint.jsonl")
     report_parser.add_argument("--json", action="store_true", help="print the JSON report instead of Markdown")
@@ -285,7 +302,22 @@ def _load_records(args: argparse.Namespace) -> list[Any]:
 def _check_outputs(args: argparse.Namespace, checkpoint: Path) -> str:
     from .data import detect_format
 
+    from .report import report_paths
+
     out_format = detect_format(args.out)
+    reserved = {args.out.resolve(): "--out", **{path.resolve(): "the report" for path in report_paths(args.out)}}
+    if checkpoint.resolve() in reserved:
+        raise UsageError(
+            f"checkpoint {str(checkpoint)!r} is the same file as {reserved[checkpoint.resolve()]}, which "
+            "would overwrite the record of spent privacy budget: choose another --checkpoint."
+        )
+    if checkpoint.is_dir():
+        raise UsageError(f"checkpoint {str(checkpoint)!r} is a directory: give a file path to --checkpoint.")
+    if args.resume and not checkpoint.exists():
+        raise UsageError(
+            f"nothing to resume: checkpoint {str(checkpoint)!r} not found. Leave out --resume to start "
+            "a new run, or give the run's checkpoint with --checkpoint."
+        )
     if args.force:
         return out_format
     if args.out.exists() and not args.resume:
@@ -339,9 +371,15 @@ def _run_generate(args: argparse.Namespace) -> int:
         )
     )
     write_records(result.examples, args.out, format=out_format)
-    report_paths = write_report(result, args.out, endpoint=args.base_url)
+    report_paths = write_report(result, args.out, endpoint=_redacted(args.base_url))
     _print_summary(result, args.out, report_paths)
     return EXIT_OK
+
+
+def _redacted(url: str | None) -> str | None:
+    from .backends import redact_url
+
+    return redact_url(url)
 
 
 def _make_model(args: argparse.Namespace) -> Any:
@@ -367,17 +405,19 @@ def _print_summary(result: Any, out: Path, report_paths: Sequence[Path]) -> None
         f"Mechanism: {config.mechanism}, {noise_name} = {config.sigma:.4g}, "
         f"{config.num_splits} splits x {config.num_samples_per_split} shots, top-k {config.top_k}, t_max {config.t_max}"
     )
+    worst = result.worst_case.dataset
+    count = len(privacy.per_label)
     if privacy.assumptions.neighbouring.value == "add_remove":
-        how = f"add/remove adjacency, the maximum over {len(privacy.per_label)} labels"
+        how = f"add/remove adjacency, the maximum over {count} label{'s' if count != 1 else ''}"
     else:
         how = "replace-one adjacency, two labels' costs combined"
     print(
-        f"Privacy: epsilon = {dataset.estimate:.3f} (bounds {dataset.lower:.3f} to {dataset.upper:.3f}) "
-        f"at delta = {result.delta:.3g}, {how}"
+        f"Privacy guarantee: epsilon = {worst.upper:.3f} at delta = {result.delta:.3g} ({how}), the upper "
+        f"bound had every example reached t_max (estimate {worst.estimate:.3f})"
     )
     print(
-        f"Worst case, had every example reached t_max: epsilon = {result.worst_case.dataset.estimate:.3f} "
-        f"(upper bound {result.worst_case.dataset.upper:.3f})"
+        f"Noisy selections made: epsilon = {dataset.estimate:.3f} (bounds {dataset.lower:.3f} to "
+        f"{dataset.upper:.3f}), if their number, which follows from the texts' lengths, is treated as public"
     )
     for label, account in privacy.per_label.items():
         print(
@@ -388,36 +428,44 @@ def _print_summary(result: Any, out: Path, report_paths: Sequence[Path]) -> None
         print(f"Privacy report: {path}")
 
 
-def _print_privacy_warnings(caught: Sequence[warnings.WarningMessage]) -> None:
-    from .accounting import PrivacyWarning
+class _WarningPrinter:
+    """Prints each warning once, as one plain line on stderr, when it is raised."""
 
-    shown = set()
-    for warning in caught:
-        message = str(warning.message)
-        if issubclass(warning.category, PrivacyWarning) and message not in shown:
-            shown.add(message)
-            print(f"dpsynth: privacy warning: {message}", file=sys.stderr)
-        elif not issubclass(warning.category, PrivacyWarning):
-            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    def __init__(self) -> None:
+        self.shown: set[str] = set()
+
+    def __call__(self, message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        from .accounting import PrivacyWarning
+
+        text = str(message)
+        if text in self.shown:
+            return
+        self.shown.add(text)
+        kind = "privacy warning" if issubclass(category, PrivacyWarning) else "warning"
+        print(f"dpsynth: {kind}: {text}", file=sys.stderr)
+
+
+def _configure_logging(verbose: int) -> None:
+    # Only dpsynth's own logger gets more verbose: the HTTP libraries log request
+    # bodies, which contain private records, at DEBUG level.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("dpsynth").setLevel((logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``dpsynth`` command and return its exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    from .accounting import PrivacyWarning
+    _configure_logging(args.verbose)
     from .checkpoint import CheckpointError
     from .data import DataError
     from .models import ModelError
 
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", PrivacyWarning)
-            status = args.handler(args)
-        _print_privacy_warnings(caught)
-        return status
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.showwarning = _WarningPrinter()
+            return args.handler(args)
     except (UsageError, DataError, CheckpointError, ValueError, TypeError) as error:
         print(f"dpsynth: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -425,8 +473,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"dpsynth: error: {error}", file=sys.stderr)
         print("dpsynth: the checkpoint keeps every finished step; rerun with --resume to continue.", file=sys.stderr)
         return EXIT_FAILED
+    except BrokenPipeError:
+        # The reader of stdout went away (for example `| head`); say nothing more.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
-        print("dpsynth: interrupted; rerun with --resume to continue from the checkpoint.", file=sys.stderr)
+        print("dpsynth: interrupted; a generate run continues from its checkpoint with --resume.", file=sys.stderr)
         return 130
 
 

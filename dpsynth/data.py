@@ -41,6 +41,9 @@ FORMATS = ("jsonl", "csv", "llamaindex")
 """File formats: JSON Lines, CSV, and LlamaIndex's ``LabelledSimpleDataset`` JSON."""
 
 DEMO_DATASET = "patient_messages.jsonl"
+
+# Texts of any length are valid records; the csv module's default limit is 128 KiB a field.
+csv.field_size_limit(2**31 - 1)
 """The bundled, fictional teaching dataset in ``dpsynth/datasets/``."""
 
 
@@ -69,52 +72,70 @@ def detect_format(path: str | os.PathLike[str]) -> str:
 
 
 def _checked_value(row: Mapping[str, Any], column: str, where: str, path: Path) -> str:
+    # Field names are not quoted: in a file without a header they are a record's text.
     if column not in row:
-        present = ", ".join(map(repr, row)) or "none"
         raise DataError(
-            f"{path}: {where} has no {column!r} column (columns: {present}). Name the right "
-            "column with --text-column / --label-column."
+            f"{path}: {where} has no {column!r} field (it has {len(row)} field(s)). Name the "
+            "right fields with --text-column / --label-column."
         )
     value = row[column]
+    if value is None:
+        value = ""
     if not isinstance(value, str):
-        value = "" if value is None else str(value)
+        raise DataError(
+            f"{path}: {where} has a {type(value).__name__} as its {column!r}, not a string. "
+            "Write the value as a JSON string."
+        )
     if not value.strip():
         raise DataError(f"{path}: {where} has an empty {column!r}. Remove the record or fill it in.")
     return value
 
 
+def _checked_label(row: Mapping[str, Any], column: str, where: str, path: Path) -> str:
+    label = _checked_value(row, column, where, path).strip()
+    if "\n" in label or "\r" in label or any(ord(character) < 32 for character in label):
+        raise DataError(
+            f"{path}: {where} has a line break or control character in its {column!r}, which "
+            "would change the structure of every prompt. Write each label on one line."
+        )
+    return label
+
+
 def _read_jsonl(path: Path, text_column: str, label_column: str) -> list[Example]:
     records = []
-    with path.open(encoding="utf-8") as handle:
+    with path.open(encoding="utf-8-sig") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as error:
-                raise DataError(f"{path}: line {number} is not valid JSON ({error.msg}).") from None
+                raise DataError(
+                    f"{path}: line {number} is not valid JSON ({error.msg} at column {error.colno})."
+                ) from None
             if not isinstance(row, dict):
                 raise DataError(f"{path}: line {number} is not a JSON object.")
             where = f"line {number}"
             records.append(
                 Example(
                     _checked_value(row, text_column, where, path),
-                    _checked_value(row, label_column, where, path).strip(),
+                    _checked_label(row, label_column, where, path),
                 )
             )
     return records
 
 
 def _read_csv(path: Path, text_column: str, label_column: str) -> list[Example]:
-    with path.open(encoding="utf-8", newline="") as handle:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
         columns = reader.fieldnames or []
         for column in (text_column, label_column):
             if column not in columns:
+                # The header is not quoted: in a file without one, it is a record.
                 raise DataError(
-                    f"{path}: the header has no {column!r} column (columns: "
-                    f"{', '.join(map(repr, columns)) or 'none'}). Name the right column with "
-                    "--text-column / --label-column."
+                    f"{path}: the first line has no {column!r} column among its {len(columns)} "
+                    "field(s). The first line must be a header naming the columns; name the "
+                    "right ones with --text-column / --label-column."
                 )
         records = []
         for row in reader:
@@ -123,7 +144,7 @@ def _read_csv(path: Path, text_column: str, label_column: str) -> list[Example]:
             records.append(
                 Example(
                     _checked_value(row, text_column, where, path),
-                    _checked_value(row, label_column, where, path).strip(),
+                    _checked_label(row, label_column, where, path),
                 )
             )
     return records
@@ -131,7 +152,7 @@ def _read_csv(path: Path, text_column: str, label_column: str) -> list[Example]:
 
 def _read_llamaindex(path: Path) -> list[Example]:
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(path.read_text(encoding="utf-8-sig"))
     except json.JSONDecodeError as error:
         raise DataError(f"{path}: not valid JSON ({error.msg} at line {error.lineno}).") from None
     examples = document.get("examples") if isinstance(document, dict) else None
@@ -148,7 +169,7 @@ def _read_llamaindex(path: Path) -> list[Example]:
         records.append(
             Example(
                 _checked_value(row, "text", where, path),
-                _checked_value(row, "reference_label", where, path).strip(),
+                _checked_label(row, "reference_label", where, path),
             )
         )
     return records
@@ -186,12 +207,20 @@ def load_records(
         raise DataError(f"data file {str(path)!r} not found: check the path passed to --data.")
     if path.stat().st_size == 0:
         raise DataError(f"data file {str(path)!r} is empty: it needs labelled records.")
-    if format == "jsonl":
-        records = _read_jsonl(path, text_column, label_column)
-    elif format == "csv":
-        records = _read_csv(path, text_column, label_column)
-    else:
-        records = _read_llamaindex(path)
+    try:
+        if format == "jsonl":
+            records = _read_jsonl(path, text_column, label_column)
+        elif format == "csv":
+            records = _read_csv(path, text_column, label_column)
+        else:
+            records = _read_llamaindex(path)
+    except UnicodeDecodeError as error:
+        raise DataError(
+            f"data file {str(path)!r} is not UTF-8 text (byte {error.start} cannot be decoded): "
+            "save it as UTF-8."
+        ) from None
+    except csv.Error as error:
+        raise DataError(f"data file {str(path)!r} is not valid CSV ({error}).") from None
     if not records:
         raise DataError(f"data file {str(path)!r} contains no records: it needs labelled records.")
     return records

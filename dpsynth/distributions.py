@@ -48,10 +48,19 @@ class TokenUniverse:
         return len(self.tokens)
 
 
+LOGPROB_TOLERANCE = 1e-6
+"""Largest logprob accepted above 0, for servers that round log(1) up slightly."""
+
+
 def _probability(logprob: float) -> float:
-    if logprob <= LOGPROB_SENTINEL or math.isnan(logprob):
+    if logprob == -math.inf or logprob <= LOGPROB_SENTINEL:
         return 0.0
-    return math.exp(logprob)
+    if not math.isfinite(logprob) or logprob > LOGPROB_TOLERANCE:
+        raise ValueError(
+            f"a candidate has logprob {logprob!r}, which is no log-probability: the endpoint "
+            "returned a malformed response."
+        )
+    return math.exp(min(logprob, 0.0))
 
 
 def token_universe(public_logprobs: Mapping[str, float]) -> TokenUniverse:

@@ -36,7 +36,7 @@ from .data import Example, group_by_label
 from .distributions import TokenUniverse, merge, split_distribution, token_universe
 from .mechanisms import exponential_noisy_argmax, gaussian_noisy_argmax, is_stop_token
 from .models import ModelError, NextTokenModel, TopLogprobs, validate_top_k
-from .prompts import PromptBundle, few_shot_prompt, prepare_texts, zero_shot_prompt
+from .prompts import PromptBundle, check_labels, few_shot_prompt, prepare_texts, zero_shot_prompt
 from .sampling import SamplingScheme, draw_splits, validate_split_shape
 
 __all__ = [
@@ -371,6 +371,7 @@ def _run_params(
     pools: Mapping[str, Sequence[str]],
     model: NextTokenModel,
     delta: float,
+    neighbouring: str,
 ) -> dict[str, Any]:
     return {
         "config": config.params(),
@@ -378,6 +379,7 @@ def _run_params(
         "pool_sizes": {label: len(texts) for label, texts in pools.items()},
         "model": model.name,
         "delta": delta,
+        "neighbouring": neighbouring,
         "data_sha256": _fingerprint(pools),
     }
 
@@ -483,6 +485,7 @@ async def agenerate(
     """Generate a differentially private synthetic dataset; see :func:`generate`."""
     config = config or GenerationConfig()
     _check_whole("concurrency", concurrency, 1)
+    check_labels(record.label for record in records)
     texts = prepare_texts((record.text for record in records), config.bundle, on_heading)
     pools = group_by_label(Example(text, record.label) for text, record in zip(texts, records))
     labels = list(pools)
@@ -494,7 +497,8 @@ async def agenerate(
     if not (isinstance(delta, (int, float)) and 0 < delta < 1):
         raise ValueError(f"delta={delta!r} is invalid: give a number strictly between 0 and 1.")
 
-    params = _run_params(config, wanted, pools, model, float(delta))
+    neighbouring = "add_remove" if assumptions is None else assumptions.neighbouring.value
+    params = _run_params(config, wanted, pools, model, float(delta), neighbouring)
     state, writer = _open_checkpoint(checkpoint_path, resume, params, seed)
     entropy = state.entropy
     done_tokens = state.tokens
@@ -520,7 +524,14 @@ def _open_checkpoint(
             raise ValueError("resume=True needs a checkpoint_path to resume from.")
         return CheckpointState(params=dict(params), entropy=entropy), None
     path = Path(path)
-    if resume and path.exists():
+    if resume and not path.exists():
+        raise CheckpointError(
+            f"nothing to resume: checkpoint {str(path)!r} not found. Leave out --resume to start a "
+            "new run, or give the checkpoint of the run to continue."
+        )
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint path {str(path)!r} is a directory: give a file path.")
+    if resume:
         state = read_checkpoint(path)
         _compare_params(path, state.params, params)
         if seed is not None and state.entropy != entropy:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 __all__ = [
     "HeadingInTextError",
     "PromptBundle",
+    "check_labels",
     "fold_text",
     "few_shot_prompt",
     "find_heading_line",
@@ -118,6 +119,22 @@ def few_shot_prompt(
     """
     blocks = "".join(_example_block(bundle, example_label, text) for example_label, text in examples)
     return f"{bundle.instruction}\n\n{blocks}{_final_block(bundle, label, prefix)}"
+
+
+def check_labels(labels: Iterable[str]) -> None:
+    """Raise ValueError, naming the record, for a label that is not one non-empty line.
+
+    A label is written into every prompt's label line, so a line break in it would
+    change the prompt's structure.
+    """
+    for number, label in enumerate(labels, start=1):
+        if not isinstance(label, str) or not label.strip():
+            raise ValueError(f"record {number}: its label is empty or not a string. Give every record a label.")
+        if any(ord(character) < 32 for character in label):
+            raise ValueError(
+                f"record {number}: its label contains a line break or control character, which "
+                "would change the structure of every prompt. Write each label on one line."
+            )
 
 
 def find_heading_line(text: str, bundle: PromptBundle) -> int | None:

@@ -60,7 +60,7 @@ def _bounds(bounds: Any) -> dict[str, Any]:
 
 
 def _llamaindex_pack_comparison(
-    mechanism: str, noise: float, sizes: Mapping[str, int], t_max: int, n_records: int
+    mechanism: str, noise: float, sizes: Mapping[str, int], t_max: int, n_records: int, delta: float
 ) -> dict[str, Any]:
     from .accounting import llamaindex_pack_sigma_to_eps
 
@@ -75,7 +75,7 @@ def _llamaindex_pack_comparison(
             f"q = size / n_total = {size}/{n_records}: the number of synthetic examples over all "
             "records, not the sampling rate of any step (dpsynth: M*N/n of the label's pool).",
             f"delta = 1/n_total = {1.0 / n_records:.3g}, which permits publishing one record outright "
-            "(dpsynth: well below 1/n).",
+            f"(this run: delta = {delta:.3g}, {delta * n_records:.3g} times 1/n).",
             f"{t_max} compositions for the whole run, one example's tokens (dpsynth: every noisy "
             "selection of the label, from the ledger).",
             "the estimate alone, without the accountant's error bounds, and no check against "
@@ -161,10 +161,18 @@ def build_report(
             "warnings": list(privacy.warnings),
         },
         "llamaindex_pack_sigma_to_eps": _llamaindex_pack_comparison(
-            privacy.mechanism.value, privacy.noise, sizes, config["t_max"], n_records
+            privacy.mechanism.value, privacy.noise, sizes, config["t_max"], n_records, privacy.delta
         ),
         "versions": _versions(),
     }
+
+
+_ADJACENCY = {"add_remove": "add/remove", "replace_one": "replace-one"}
+
+
+def _cell(text: str) -> str:
+    # A label is free text; a pipe or backslash in it would break the Markdown table.
+    return text.replace("\\", "\\\\").replace("|", "\\|")
 
 
 def _neighbour(neighbouring: str) -> str:
@@ -182,7 +190,9 @@ def _combination(neighbouring: str) -> str:
     return (
         "Under replace-one adjacency a record can move between labels and change two labels' "
         "generations. The dataset's epsilon is the larger of two cases: two labels' epsilons added, "
-        "each at delta/2, and a replacement within one label, counted as a removal and an addition."
+        "each at delta/2, and a replacement within one label, counted as a removal and an addition. "
+        "The table gives each label's epsilon under add/remove adjacency at the full delta, the "
+        "ingredient of both cases."
     )
 
 
@@ -203,27 +213,29 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     privacy = report["privacy"]
     mechanism = report["mechanism"]
     dataset = privacy["dataset_epsilon"]
+    worst = privacy["dataset_epsilon_worst_case"]
     assumptions = privacy["assumptions"]
     lines = [
         "# Privacy report",
         "",
-        f"The synthetic dataset is ({dataset['upper']:.4g}, {privacy['delta']:.3g})-differentially private "
-        f"under {assumptions['neighbouring'].replace('_', '/')} adjacency: the accountant's estimate is "
-        f"epsilon = {dataset['estimate']:.4g}, within [{dataset['lower']:.4g}, {dataset['upper']:.4g}], "
-        f"computed with `{dataset['method']}`.",
+        f"The synthetic dataset is ({worst['upper']:.4g}, {privacy['delta']:.3g})-differentially private "
+        f"under {_ADJACENCY[assumptions['neighbouring']]} adjacency, whatever the length of its texts: "
+        f"that is the accountant's upper bound for the worst case, every example running to t_max "
+        f"(estimate {worst['estimate']:.4g}, within [{worst['lower']:.4g}, {worst['upper']:.4g}], "
+        f"computed with `{worst['method']}`).",
         "",
-        "This epsilon composes the noisy selections actually made. Their number follows from where "
-        "the released texts stop, so it is treated as public. Had every example run to t_max, the "
-        f"epsilon would be {privacy['dataset_epsilon_worst_case']['estimate']:.4g} "
-        f"(upper bound {privacy['dataset_epsilon_worst_case']['upper']:.4g}), a guarantee that does "
-        "not depend on the texts' lengths.",
+        f"The noisy selections actually made give epsilon = {dataset['estimate']:.4g}, within "
+        f"[{dataset['lower']:.4g}, {dataset['upper']:.4g}]. Their number follows from where the released "
+        "texts stop, so this smaller figure holds only if that number is treated as public, which the "
+        "assumptions below state. Stopping a composition at a point chosen from its own outputs can "
+        "cost more than the count suggests, so rely on the worst case when in doubt.",
         "",
         "## What this epsilon means",
         "",
         "Take any one private record, and compare the run on the real dataset with the same run on "
         f"the dataset {_neighbour(assumptions['neighbouring'])}. For every set of possible synthetic datasets, the "
         f"probability of producing one of them changes by at most a factor e^epsilon = "
-        f"{_factor(dataset['upper'])}, except for an additional probability of at most "
+        f"{_factor(worst['upper'])} in the worst case, except for an additional probability of at most "
         f"delta = {privacy['delta']:.3g}. The private data contain {_records(privacy)} records, so "
         f"delta is {privacy['delta'] * _records(privacy):.3g} times 1/n: a mechanism that published "
         "one whole record with probability delta would still meet the guarantee, which is why delta "
@@ -249,7 +261,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     for label, row in privacy["per_label"].items():
         bounds = row["epsilon"]
         lines.append(
-            f"| {label} | {row['pool_size']} | {row['sample_rate']:.4g} | {row['noisy_selections']} | "
+            f"| {_cell(label)} | {row['pool_size']} | {row['sample_rate']:.4g} | {row['noisy_selections']} | "
             f"{bounds['estimate']:.4g} | [{bounds['lower']:.4g}, {bounds['upper']:.4g}] |"
         )
     lines += [
@@ -275,9 +287,9 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         f"(q = {seed['sample_rate']:.4g}, delta = {seed['delta']:.3g}, {seed['compositions']} compositions)."
         + (f" Note: {seed['note']}." if seed["note"] else "")
         + (
-            f" That is {dataset['estimate'] / seed['epsilon']:.3g} times smaller than dpsynth's estimate: "
-            "the pack understates this run's privacy cost."
-            if seed["epsilon"] and seed["epsilon"] < dataset["estimate"]
+            f" That is {worst['estimate'] / seed['epsilon']:.3g} times smaller than dpsynth's worst-case "
+            "estimate: the pack understates this run's privacy cost."
+            if seed["epsilon"] and seed["epsilon"] < worst["estimate"]
             else ""
         ),
         "It differs because it uses:",
@@ -313,7 +325,9 @@ def report_from_checkpoint(path: str | os.PathLike[str], *, endpoint: str | None
             num_splits=config["num_splits"],
             shots=config["num_samples_per_split"],
             delta=params["delta"],
-            assumptions=PrivacyAssumptions(sampling=config["sampling"]),
+            assumptions=PrivacyAssumptions(
+                neighbouring=params.get("neighbouring", "add_remove"), sampling=config["sampling"]
+            ),
         )
 
     privacy = account({label: spent.get(label, 0) for label in sizes})

@@ -99,3 +99,35 @@ def test_file_is_private(tmp_path):
     path = tmp_path / "run.checkpoint.jsonl"
     _write_run(path)
     assert path.stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize(
+    "line, problem",
+    [
+        ("[1, 2]", "is not a JSON object"),
+        ('{"kind": "token"}', "is not a valid token line"),
+        ('{"kind": "token", "label": "a", "example": "0", "step": 0, "token": "x"}', "is not a valid token line"),
+        ("\xe9\xe9", "is not valid JSON"),
+    ],
+)
+def test_malformed_line_raises_checkpoint_error(tmp_path, line, problem):
+    path = tmp_path / "run.checkpoint.jsonl"
+    _write_run(path)
+    with path.open("ab") as handle:
+        handle.write(line.encode("latin-1") + b"\n")
+    with pytest.raises(CheckpointError, match=f"line 6 {problem}"):
+        read_checkpoint(path)
+
+
+@pytest.mark.parametrize("header", [{"kind": "header", "format": "dpsynth-checkpoint", "version": 1},
+                                    {"kind": "header", "format": "dpsynth-checkpoint", "version": 1, "params": {}, "entropy": "abc"}])
+def test_bad_header_raises_checkpoint_error(tmp_path, header):
+    path = tmp_path / "run.checkpoint.jsonl"
+    path.write_text(json.dumps(header) + "\n")
+    with pytest.raises(CheckpointError, match="line 1 has no valid parameters or entropy"):
+        read_checkpoint(path)
+
+
+def test_missing_checkpoint(tmp_path):
+    with pytest.raises(CheckpointError, match="not found"):
+        read_checkpoint(tmp_path / "absent.checkpoint.jsonl")

@@ -163,3 +163,53 @@ def test_killed_run_resumes_to_same_dataset(tmp_path):
     resumed = subprocess.run([*command, "--out", str(out), "--resume"], capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     assert out.read_text() == reference.read_text()
+
+
+def test_help_shows_no_empty_defaults(capsys):
+    for command in ("generate", "epsilon", "calibrate", "report"):
+        assert _run([command, "--help"]) == 0
+        text = capsys.readouterr().out
+        assert "(default: None)" not in text
+        assert text.count("(default:") <= text.count("--")
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--sizes", "asthma=2,asthma=3"], "appears twice"),
+        (["--seed", "-1"], "--seed"),
+        (["--checkpoint", "{out}"], "same file as --out"),
+        (["--checkpoint", "{out}.privacy.json"], "same file as the report"),
+        (["--checkpoint", "{dir}"], "is a directory"),
+        (["--resume"], "nothing to resume"),
+    ],
+)
+def test_more_bad_input_exits_2(tmp_path, capsys, extra, message):
+    out = tmp_path / "out.jsonl"
+    arguments = [part.format(out=out, dir=tmp_path) for part in extra]
+    assert _run(["generate", "--demo", "--out", str(out), *FAST[:-2], *arguments]) == 2
+    assert message in capsys.readouterr().err
+    assert _outputs(tmp_path) == []
+
+
+def test_replace_one_target_is_met(tmp_path, capsys):
+    out = tmp_path / "out.jsonl"
+    args = ["generate", "--demo", "--out", str(out), "--sizes", "1", "--t-max", "5", "--epsilon", "3",
+            "--neighbouring", "replace_one", "--no-progress", "--seed", "1"]
+    assert _run(args) == 0
+    report = json.loads((tmp_path / "out.jsonl.privacy.json").read_text())
+    worst = report["privacy"]["dataset_epsilon_worst_case"]["upper"]
+    assert 2.9 <= worst <= 3.0
+    assert report["privacy"]["assumptions"]["neighbouring"] == "replace_one"
+    rebuilt = subprocess.run(
+        [sys.executable, "-m", "dpsynth.cli", "report", str(tmp_path / "out.jsonl.checkpoint.jsonl"), "--json"],
+        capture_output=True, text=True, check=True,
+    )
+    assert json.loads(rebuilt.stdout)["privacy"] == report["privacy"]
+
+
+def test_broken_pipe_is_quiet(tmp_path):
+    command = (f"{sys.executable} -m dpsynth.cli generate --demo --no-progress --sizes 1 --t-max 4 "
+               f"--out {tmp_path / 'out.jsonl'} | true")
+    completed = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in completed.stderr

@@ -59,7 +59,7 @@ def test_missing_csv_column(tmp_path):
 def test_missing_jsonl_column_names_line(tmp_path):
     path = tmp_path / "records.jsonl"
     path.write_text('{"text": "a", "label": "x"}\n{"text": "b"}\n')
-    with pytest.raises(DataError, match="line 2 has no 'label' column"):
+    with pytest.raises(DataError, match="line 2 has no 'label' field"):
         load_records(path)
 
 
@@ -105,3 +105,48 @@ def test_demo_dataset_loads():
     counts = label_counts(records)
     assert len(counts) >= 5
     assert min(counts.values()) >= 40
+
+
+def test_label_with_line_break_rejected(tmp_path):
+    path = tmp_path / "records.jsonl"
+    path.write_text(json.dumps({"text": "a", "label": "flu\nMessage: injected"}) + "\n")
+    with pytest.raises(DataError, match="line 1 has a line break"):
+        load_records(path)
+
+
+@pytest.mark.parametrize("value", [12345, {"a": "b"}, ["asthma"], True])
+def test_non_string_value_rejected(tmp_path, value):
+    path = tmp_path / "records.jsonl"
+    path.write_text(json.dumps({"text": value, "label": "x"}) + "\n")
+    with pytest.raises(DataError, match="line 1 has a .* as its 'text', not a string"):
+        load_records(path)
+
+
+def test_headerless_csv_does_not_quote_first_record(tmp_path):
+    path = tmp_path / "records.csv"
+    path.write_text("my private words,flu\nmore words,flu\n")
+    with pytest.raises(DataError, match="first line has no 'text' column among its 2 field") as caught:
+        load_records(path)
+    assert "private" not in str(caught.value)
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_byte_order_mark_is_accepted(tmp_path, suffix):
+    path = tmp_path / f"records{suffix}"
+    write_records(RECORDS, path)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert load_records(path) == RECORDS
+
+
+def test_non_utf8_file_names_file(tmp_path):
+    path = tmp_path / "records.csv"
+    path.write_bytes("text,label\ncaf\xe9,x\n".encode("latin-1"))
+    with pytest.raises(DataError, match="is not UTF-8 text .* save it as UTF-8"):
+        load_records(path)
+
+
+def test_long_csv_field(tmp_path):
+    long_text = "word " * 40_000
+    path = tmp_path / "records.csv"
+    write_records([Example(long_text, "x")], path)
+    assert load_records(path)[0].text == long_text

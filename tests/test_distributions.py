@@ -73,3 +73,14 @@ def test_sensitivity_bound_is_attained():
     before = merge([[1.0, 0.0], [1.0, 0.0]])
     after = merge([[1.0, 0.0], [0.0, 1.0]])
     assert np.linalg.norm(before - after) == pytest.approx(math.sqrt(2) / 2)
+
+
+@pytest.mark.parametrize("logprob", [math.inf, math.nan, 0.5])
+def test_invalid_logprob_raises(logprob):
+    with pytest.raises(ValueError, match="malformed response"):
+        token_universe({" a": logprob, " b": math.log(0.5)})
+
+
+def test_log_one_rounded_up_is_accepted():
+    universe = token_universe({" a": 1e-9})
+    np.testing.assert_allclose(universe.public, [1.0])

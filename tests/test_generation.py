@@ -231,3 +231,29 @@ def test_stop_token_never_in_text(records, model):
     for example in result.examples:
         assert not any(is_stop_token(part) for part in example.text.split(" "))
         assert "\n" not in example.text
+
+
+def test_resume_without_checkpoint_raises(records, model, tmp_path):
+    with pytest.raises(CheckpointError, match="nothing to resume"):
+        _generate(records, model, checkpoint_path=tmp_path / "absent.jsonl", resume=True)
+
+
+def test_label_with_line_break_rejected(model):
+    records = [Example(f"text {i}", "flu\nMessage: x") for i in range(20)]
+    with pytest.raises(ValueError, match="record 1: its label contains a line break"):
+        generate(records, model, 1, CONFIG, show_progress=False)
+
+
+class BrokenLogprobModel:
+    """Returns a positive logprob, as a malformed server response would."""
+
+    name = "broken"
+    max_top_k = 20
+
+    async def top_logprobs(self, prompts, top_k):
+        return [{" a": 5.0, " b": math.log(0.5)} for _ in prompts]
+
+
+def test_invalid_logprob_is_model_error(records):
+    with pytest.raises(ModelError, match="logprob 5.0"):
+        generate(records, BrokenLogprobModel(), 1, CONFIG, show_progress=False)
