@@ -28,6 +28,7 @@ from dpsynth.accounting import (
     SamplingScheme,
     account_run,
     calibrate,
+    calibrate_run,
     default_delta,
     delta_curve,
     epsilon,
@@ -259,6 +260,55 @@ def test_calibration_direction_per_mechanism():
 def test_calibration_rejects_zero_compositions():
     with pytest.raises(ValueError, match="compositions=0"):
         calibrate("gaussian", 1.0, 0.1, 0, 1e-6)
+
+
+# Three labels of 55 records, as in the bundled demo, at 5 splits of 1 shot.
+DEMO_POOLS = {"a": 55, "b": 55, "c": 55}
+
+
+@pytest.mark.parametrize("mechanism", ["gaussian", "exponential"])
+@pytest.mark.parametrize("neighbouring", ["add_remove", "replace_one"])
+def test_calibrate_run_meets_target(mechanism, neighbouring):
+    assumptions = PrivacyAssumptions(neighbouring=neighbouring)
+    compositions = {"a": 60, "b": 40, "c": 0}
+    result = calibrate_run(mechanism, 4.0, DEMO_POOLS, compositions, 5, 1, 1e-5, assumptions)
+    account = account_run(mechanism, result.noise, DEMO_POOLS, compositions, 5, 1, 1e-5, assumptions)
+    assert result.epsilon == account.dataset
+    assert result.epsilon.upper <= 4.0
+    # A noise 1e-4 (relative) on the unsafe side misses the target, so the search is tight.
+    unsafe = result.noise * (1 - 1e-4) if mechanism == "gaussian" else result.noise * (1 + 1e-4)
+    assert account_run(mechanism, unsafe, DEMO_POOLS, compositions, 5, 1, 1e-5, assumptions).dataset.upper > 4.0
+
+
+def test_calibrate_run_one_label_matches_calibrate():
+    run = calibrate_run("gaussian", 2.0, {"a": 500}, {"a": 200}, 5, 2, 1e-6)
+    single = calibrate("gaussian", 2.0, 10 / 500, 200, 1e-6)
+    assert run.noise == pytest.approx(single.noise, rel=1e-12)
+
+
+def test_calibrate_run_replace_one_needs_more_noise():
+    compositions = {"a": 60, "b": 60, "c": 60}
+    adjacent = calibrate_run("gaussian", 4.0, DEMO_POOLS, compositions, 5, 1, 1e-5)
+    replace = calibrate_run("gaussian", 4.0, DEMO_POOLS, compositions, 5, 1, 1e-5, PrivacyAssumptions(neighbouring="replace_one"))
+    assert replace.noise > adjacent.noise
+
+
+def test_calibrate_run_warns_once():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        calibrate_run("exponential", 2.0, {"a": 60, "b": 40}, {"a": 10}, 2, 2, 0.01)
+    privacy = [warning for warning in caught if issubclass(warning.category, PrivacyWarning)]
+    assert len(privacy) == 1
+    assert "1/n" in str(privacy[0].message)
+
+
+def test_calibrate_run_rejects_bad_input():
+    with pytest.raises(ValueError, match="compositions are 0"):
+        calibrate_run("gaussian", 1.0, DEMO_POOLS, {"a": 0}, 5, 1, 1e-5)
+    with pytest.raises(ValueError, match="'d'"):
+        calibrate_run("gaussian", 1.0, DEMO_POOLS, {"d": 5}, 5, 1, 1e-5)
+    with pytest.raises(ValueError, match="target_epsilon=-1"):
+        calibrate_run("gaussian", -1.0, DEMO_POOLS, {"a": 5}, 5, 1, 1e-5)
 
 
 def test_max_compositions_is_largest():

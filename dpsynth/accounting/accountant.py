@@ -25,6 +25,9 @@ logger = logging.getLogger("dpsynth")
 
 # Slack for comparing numbers from different accountants: relative 1e-9 plus 1e-9.
 _SLACK = 1e-9
+# Sigmas for which the PLD accountant runs. Below, its quadrature panels (width sigma^2/2)
+# number in the millions, and the epsilon is in the thousands where the grid's error is wide anyway.
+_PLD_SIGMA_RANGE = (0.02, 1e6)
 
 
 def validate_inputs(mechanism: Mechanism | str, noise: float, sample_rate: float, compositions: int, delta: float) -> Mechanism:
@@ -91,7 +94,19 @@ def epsilon(
         Where no sound accountant covers the setting.
     """
     mechanism = validate_inputs(mechanism, noise, sample_rate, compositions, delta)
-    return _epsilon_cached(mechanism, float(noise), float(sample_rate), int(compositions), float(delta))
+    try:
+        bounds = _epsilon_cached(mechanism, float(noise), float(sample_rate), int(compositions), float(delta))
+    except OverflowError:
+        bounds = None
+    if bounds is None or not math.isfinite(bounds.upper):
+        name = "sigma" if mechanism is Mechanism.GAUSSIAN else "eps0"
+        direction = "raise sigma" if mechanism is Mechanism.GAUSSIAN else "lower eps0"
+        raise AccountingError(
+            f"{name}={noise:g} with sample_rate={sample_rate:g}, compositions={compositions} and delta={delta:g} "
+            f"gives an epsilon too large for a float, which is no privacy at all: {direction}, "
+            "or use calibrate to find the noise for a target epsilon."
+        )
+    return bounds
 
 
 @lru_cache(maxsize=4096)
@@ -121,10 +136,19 @@ def _pure_dp_epsilon(eps0: float, sample_rate: float, compositions: int, delta: 
 
 
 def _subsampled_gaussian_epsilon(sigma: float, q: float, compositions: int, delta: float) -> EpsilonBounds:
+    # A record joins no step with probability (1-q)^T, and the outputs are then identical,
+    # so delta(0) <= 1 - (1-q)^T, the total variation distance.
+    if -math.expm1(compositions * math.log1p(-q)) <= delta:
+        return EpsilonBounds(0.0, 0.0, 0.0, delta, "participation-bound")
+
     floor, exact_one_step = gaussian.subsampled_single_step_epsilon_bracket(sigma, q, delta)
     if compositions == 1:
         return EpsilonBounds(floor, exact_one_step, exact_one_step, delta, "exact-one-step")
+
     ceiling = _gaussian_ceiling(sigma, q, compositions, delta)
+    if not _PLD_SIGMA_RANGE[0] <= sigma <= _PLD_SIGMA_RANGE[1]:
+        return EpsilonBounds(floor, ceiling, ceiling, delta, "rdp")
+
     try:
         result = pld.subsampled_gaussian_pld_epsilon(sigma, q, compositions, delta)
     except (ArithmeticError, ValueError) as error:
@@ -133,6 +157,7 @@ def _subsampled_gaussian_epsilon(sigma: float, q: float, compositions: int, delt
             error, sigma, q, compositions, delta,
         )
         return EpsilonBounds(floor, ceiling, ceiling, delta, "rdp")
+
     values = (result.lower, result.estimate, result.upper)
     consistent = (
         all(math.isfinite(value) for value in values)
@@ -146,6 +171,7 @@ def _subsampled_gaussian_epsilon(sigma: float, q: float, compositions: int, delt
             result.lower, result.upper, floor, ceiling, sigma, q, compositions, delta,
         )
         return EpsilonBounds(floor, ceiling, ceiling, delta, "rdp")
+
     lower = min(max(result.lower, floor), ceiling)
     upper = max(min(result.upper, ceiling), lower)
     estimate = min(max(result.estimate, lower), upper)
@@ -154,7 +180,10 @@ def _subsampled_gaussian_epsilon(sigma: float, q: float, compositions: int, delt
 
 def _gaussian_ceiling(sigma: float, q: float, compositions: int, delta: float) -> float:
     """Return the smaller of two sound upper bounds: unsubsampled analytic Gaussian and Rényi DP."""
-    _, analytic = gaussian.analytic_gaussian_epsilon_bracket(sigma, compositions, delta)
+    try:
+        _, analytic = gaussian.analytic_gaussian_epsilon_bracket(sigma, compositions, delta)
+    except OverflowError:
+        analytic = math.inf
     return min(analytic, gaussian.rdp_epsilon(sigma, q, compositions, delta))
 
 

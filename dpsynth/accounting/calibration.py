@@ -1,15 +1,18 @@
-"""Inverse problems: the noise for a target epsilon, the compositions a budget allows."""
+"""Inverse problems: the noise for a target epsilon of one label or a whole run, the compositions a budget allows."""
 
 from __future__ import annotations
 
 import math
 
+from collections.abc import Callable, Mapping
+
 from scipy.optimize import brentq
 
-from .accountant import epsilon, validate_inputs
-from .types import AccountingError, Calibration, Mechanism
+from .accountant import _is_real, epsilon, validate_inputs
+from .run import account_checked_run, check_assumptions, check_run_inputs
+from .types import AccountingError, Calibration, EpsilonBounds, Mechanism, PrivacyAssumptions
 
-__all__ = ["calibrate", "max_compositions"]
+__all__ = ["calibrate", "calibrate_run", "max_compositions"]
 
 _RELATIVE_TOLERANCE = 1e-5
 
@@ -43,20 +46,98 @@ def calibrate(
         For an invalid argument or a target that no noise can meet.
     """
     mechanism = validate_inputs(mechanism, 1.0, sample_rate, compositions, delta)
-    if not isinstance(target_epsilon, (int, float)) or not math.isfinite(target_epsilon) or target_epsilon <= 0:
-        raise ValueError(f"target_epsilon={target_epsilon!r} is invalid: give a finite number above 0.")
+    _check_target(target_epsilon)
     if compositions == 0:
         raise ValueError("compositions=0 spends no privacy budget, so any noise meets the target: plan at least 1 selection.")
+
+    def bounds(noise: float) -> EpsilonBounds:
+        return epsilon(mechanism, noise, sample_rate, compositions, delta)
+
+    return _solve_noise(bounds, target_epsilon, mechanism)
+
+
+def calibrate_run(
+    mechanism: Mechanism | str,
+    target_epsilon: float,
+    pool_sizes: Mapping[str, int],
+    compositions: Mapping[str, int],
+    num_splits: int,
+    shots: int,
+    delta: float,
+    assumptions: PrivacyAssumptions = PrivacyAssumptions(),
+) -> Calibration:
+    """Find the noise whose run account meets ``target_epsilon`` for the whole dataset.
+
+    The same search as :func:`calibrate`, on ``account_run(...).dataset.upper``
+    instead of one label's epsilon, so it covers every label and the
+    neighbouring relation in ``assumptions`` (under replace-one, the worse of a
+    cross-label and a within-label replacement). The returned noise lies on the
+    safe side of the root within a relative 1e-5, so
+    ``result.epsilon.upper <= target_epsilon``, and ``result.epsilon`` is the
+    dataset's epsilon: ``account_run`` at ``result.noise`` gives the per-label
+    details.
+
+    Parameters
+    ----------
+    mechanism : Mechanism or str
+        ``"gaussian"`` (returns sigma) or ``"exponential"`` (returns eps0).
+    target_epsilon : float
+        The dataset epsilon to meet, above 0.
+    pool_sizes, compositions, num_splits, shots, delta, assumptions
+        As for :func:`account_run`; at least one label must have compositions.
+
+    Warns
+    -----
+    PrivacyWarning
+        Once, for the same conditions as :func:`account_run`.
+
+    Raises
+    ------
+    ValueError
+        For an invalid argument or a target that no noise in [e^-40, e^40] meets.
+    """
+    mechanism = validate_inputs(mechanism, 1.0, 1.0, 0, delta)
+    _check_target(target_epsilon)
+    check_run_inputs(pool_sizes, compositions)
+    if not any(count > 0 for count in compositions.values()):
+        raise ValueError("compositions are 0 for every label, so any noise meets the target: plan at least 1 selection.")
+    messages = check_assumptions(assumptions, delta, sum(pool_sizes.values()))
+
+    def bounds(noise: float) -> EpsilonBounds:
+        account = account_checked_run(
+            mechanism, noise, pool_sizes, compositions, num_splits, shots, delta, assumptions, messages
+        )
+        return account.dataset
+
+    return _solve_noise(bounds, target_epsilon, mechanism)
+
+
+def _check_target(target_epsilon: float) -> None:
+    if not _is_real(target_epsilon) or not math.isfinite(target_epsilon) or target_epsilon <= 0:
+        raise ValueError(f"target_epsilon={target_epsilon!r} is invalid: give a finite number above 0.")
+
+
+def _solve_noise(bounds: Callable[[float], EpsilonBounds], target_epsilon: float, mechanism: Mechanism) -> Calibration:
+    """Return the noise, on the safe side within a relative 1e-5, where ``bounds(noise).upper`` meets the target.
+
+    ``bounds(noise).upper`` must fall as sigma grows (Gaussian) or rise with
+    eps0 (exponential). A noise whose epsilon overflows counts as above the target.
+    """
     gaussian = mechanism is Mechanism.GAUSSIAN
 
-    def upper(log_noise: float) -> float:
-        return epsilon(mechanism, math.exp(log_noise), sample_rate, compositions, delta).upper
-
     def gap(log_noise: float) -> float:
-        return upper(log_noise) - target_epsilon
+        try:
+            upper = bounds(math.exp(log_noise)).upper
+        except AccountingError:
+            upper = math.inf
+        return upper - target_epsilon
 
-    safe, unsafe = _bracket(gap, gaussian)
-    root = brentq(gap, min(safe, unsafe), max(safe, unsafe), xtol=_RELATIVE_TOLERANCE / 4, maxiter=200)
+    safe, unsafe = _bracket(gap, gaussian, target_epsilon)
+    # brentq needs finite values: clip the overflowed side to a value far above the target.
+    def finite_gap(log_noise: float) -> float:
+        return min(gap(log_noise), 1e300)
+
+    root = brentq(finite_gap, min(safe, unsafe), max(safe, unsafe), xtol=_RELATIVE_TOLERANCE / 4, maxiter=200)
     step = _RELATIVE_TOLERANCE / 4 if gaussian else -_RELATIVE_TOLERANCE / 4
     candidate = root
     for _ in range(64):
@@ -67,29 +148,42 @@ def calibrate(
     else:
         candidate = safe
     noise = math.exp(candidate)
-    return Calibration(noise=noise, epsilon=epsilon(mechanism, noise, sample_rate, compositions, delta))
+    return Calibration(noise=noise, epsilon=bounds(noise))
 
 
-def _bracket(gap, gaussian: bool) -> tuple[float, float]:
+# Calibration searches noise in [e^-40, e^40], about 4e-18 to 2e17.
+_LOG_NOISE_LIMIT = 40.0
+
+
+def _bracket(gap: Callable[[float], float], gaussian: bool, target_epsilon: float) -> tuple[float, float]:
     """Return (safe, unsafe) log-noise values with gap(safe) <= 0 < gap(unsafe)."""
     start = 0.0
     direction = 1.0 if gaussian else -1.0
+    name = "sigma" if gaussian else "eps0"
     if gap(start) <= 0:
         safe = start
         unsafe = start - direction
         while gap(unsafe) <= 0:
             safe = unsafe
             unsafe -= direction
-            if abs(unsafe) > 40:
-                raise ValueError("the target epsilon is met by every noise level tried; check the arguments.")
+            if abs(unsafe) > _LOG_NOISE_LIMIT:
+                edge = math.exp(-direction * _LOG_NOISE_LIMIT)
+                raise ValueError(
+                    f"target_epsilon={target_epsilon:g} is met even at {name}={edge:.3g}, the end of the search range, "
+                    "so it constrains nothing: give a smaller target epsilon."
+                )
         return safe, unsafe
     unsafe = start
     safe = start + direction
     while gap(safe) > 0:
         unsafe = safe
         safe += direction
-        if abs(safe) > 40:
-            raise ValueError("no noise level meets the target epsilon; raise the target or lower compositions.")
+        if abs(safe) > _LOG_NOISE_LIMIT:
+            edge = math.exp(direction * _LOG_NOISE_LIMIT)
+            raise ValueError(
+                f"target_epsilon={target_epsilon:g} is not met even at {name}={edge:.3g}, the end of the search range: "
+                "raise the target epsilon or plan fewer compositions."
+            )
     return safe, unsafe
 
 

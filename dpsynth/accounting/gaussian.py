@@ -24,7 +24,7 @@ import math
 from functools import lru_cache
 
 import numpy as np
-from scipy.special import gammaln, log_ndtr
+from scipy.special import erfcx, gammaln, log_ndtr
 
 from .inversion import invert_profile
 
@@ -46,41 +46,83 @@ def _log_sub_exp(log_a: float, log_b: float) -> float:
     return log_a + math.log(-math.expm1(log_b - log_a))
 
 
+def _log_scaled_ndtr(x: float) -> float:
+    """Return log(Phi(x)) + x^2/2 without cancellation, for any real x (-inf at x = -inf)."""
+    if x < 0:
+        # Phi(x) = erfcx(-x/sqrt 2) exp(-x^2/2) / 2, and erfcx is finite and positive for x < 0.
+        scaled = float(erfcx(-x / math.sqrt(2))) / 2
+        return math.log(scaled) if scaled > 0 else -math.inf
+    return float(log_ndtr(x)) + x * x / 2
+
+
+def _log_analytic_gaussian_delta(noise_multiplier: float, epsilon: float) -> float:
+    """Return log delta(epsilon) of one Gaussian step, stable for any positive multiplier and epsilon >= 0.
+
+    With a = 1/(2s) - eps*s and b = -1/(2s) - eps*s, the identity
+    e^eps phi(b) = phi(a) gives delta = e^(-a^2/2) (M(a) - M(b)) with
+    M(x) = Phi(x) e^(x^2/2), so the two terms are compared without the
+    cancellation of e^eps Phi(b) at large epsilon.
+    """
+    s = noise_multiplier
+    a = 1 / (2 * s) - epsilon * s
+    b = -1 / (2 * s) - epsilon * s
+    if a >= 0:
+        # Phi(a) >= 1/2 needs no scaling, and a^2/2 may overflow to +inf, which makes the second term 0.
+        log_first = float(log_ndtr(a))
+        log_second = _log_scaled_ndtr(b) - a * a / 2
+        return _log_sub_exp(log_first, log_second)
+    return _log_sub_exp(_log_scaled_ndtr(a), _log_scaled_ndtr(b)) - a * a / 2
+
+
 def analytic_gaussian_delta(noise_multiplier: float, epsilon: float) -> float:
     """Return the exact delta(epsilon) of one Gaussian step with the given noise multiplier."""
-    s = noise_multiplier
-    log_first = float(log_ndtr(1 / (2 * s) - epsilon * s))
-    log_second = epsilon + float(log_ndtr(-1 / (2 * s) - epsilon * s))
-    return math.exp(_log_sub_exp(log_first, log_second))
+    return math.exp(_log_analytic_gaussian_delta(noise_multiplier, epsilon))
 
 
 def analytic_gaussian_epsilon_bracket(sigma: float, compositions: int, delta: float) -> tuple[float, float]:
-    """Return a tight bracket of the exact epsilon of T unsubsampled Gaussian steps at ``delta``."""
+    """Return a tight bracket of the exact epsilon of T unsubsampled Gaussian steps at ``delta``.
+
+    Raises
+    ------
+    AccountingError
+        If the epsilon exceeds the largest float, which happens for a noise
+        multiplier sigma/sqrt(T) below about 1e-154.
+    """
     effective = sigma / math.sqrt(compositions)
-    start = 1 / (2 * effective**2) + math.sqrt(2 * math.log(1 / delta)) / effective
+    # delta(eps) <= Phi(1/(2s) - eps*s), which is below delta at this epsilon; computed in a form that cannot overflow.
+    start = (1 / (2 * effective) + math.sqrt(2 * math.log(1 / delta))) / effective
     return invert_profile(lambda eps: analytic_gaussian_delta(effective, eps), delta, upper_start=start)
 
 
+def _log_remove_step(epsilon: float, q: float) -> float:
+    """Return log((e^eps - 1 + q) / q), the epsilon of the inner Gaussian pair in the remove direction."""
+    if epsilon <= 0:
+        return 0.0
+    log_expm1 = epsilon + math.log(-math.expm1(-epsilon))
+    return _log_add(log_expm1, math.log(q)) - math.log(q)
+
+
 def _remove_delta(sigma: float, q: float, epsilon: float) -> float:
-    """delta(eps) of P = (1-q) N(0, s^2) + q N(1, s^2) against Q = N(0, s^2)."""
-    # The loss log(1 - q + q exp((2x - 1) / (2 s^2))) exceeds eps for x > x_eps.
-    x_eps = sigma**2 * (math.log(math.expm1(epsilon) + q) - math.log(q)) + 0.5
-    log_first = math.log(q) + float(log_ndtr((1 - x_eps) / sigma))
-    log_tail = float(log_ndtr(-x_eps / sigma))
-    # delta = q * Pr[N(1) > x] - (e^eps - 1 + q) * Pr[N(0) > x]
-    log_second = math.log(math.expm1(epsilon) + q) + log_tail
-    return math.exp(_log_sub_exp(log_first, log_second))
+    """delta(eps) of P = (1-q) N(0, s^2) + q N(1, s^2) against Q = N(0, s^2).
+
+    P - e^eps Q = q (N(1, s^2) - e^L N(0, s^2)) with e^L = (e^eps - 1 + q) / q,
+    so delta = q * delta_G(L), where delta_G is the one-step Gaussian profile.
+    """
+    return math.exp(math.log(q) + _log_analytic_gaussian_delta(sigma, _log_remove_step(epsilon, q)))
 
 
 def _add_delta(sigma: float, q: float, epsilon: float) -> float:
-    """delta(eps) of Q = N(0, s^2) against P = (1-q) N(0, s^2) + q N(1, s^2)."""
+    """delta(eps) of Q = N(0, s^2) against P = (1-q) N(0, s^2) + q N(1, s^2).
+
+    Q - e^eps P = c (N(0, s^2) - e^L N(1, s^2)) with c = 1 - e^eps (1 - q) and
+    e^L = q e^eps / c, so delta = c * delta_G(L) while c > 0, and 0 after.
+    """
     # The loss -log(1 - q + q exp((2x - 1) / (2 s^2))) never exceeds -log(1 - q).
     if q >= 1.0 or epsilon >= -math.log1p(-q):
         return 0.0
-    x_eps = sigma**2 * (math.log(math.exp(-epsilon) - 1 + q) - math.log(q)) + 0.5
-    log_q_mass = float(log_ndtr(x_eps / sigma))
-    log_p_mass = _log_add(math.log1p(-q) + log_q_mass, math.log(q) + float(log_ndtr((x_eps - 1) / sigma)))
-    return math.exp(_log_sub_exp(log_q_mass, epsilon + log_p_mass))
+    log_c = math.log(-math.expm1(epsilon + math.log1p(-q)))
+    inner = max(0.0, epsilon + math.log(q) - log_c)
+    return math.exp(log_c + _log_analytic_gaussian_delta(sigma, inner))
 
 
 def _log_add(log_a: float, log_b: float) -> float:
@@ -108,19 +150,22 @@ def _rdp_per_step(sigma: float, q: float) -> np.ndarray:
     which bounds both directions of add/remove (Mironov, Talwar and Zhang 2019).
     """
     if q >= 1.0:
-        return _ORDERS / (2 * sigma**2)
+        return _ORDERS * (0.5 / sigma / sigma)
     # One flat array of the terms i = 0..a of every order a, summed per order with reduceat.
     orders = np.repeat(_ORDERS, _ORDERS + 1).astype(float)
     starts = np.concatenate([[0], np.cumsum(_ORDERS + 1)[:-1]])
     i = np.arange(len(orders)) - np.repeat(starts, _ORDERS + 1)
-    log_terms = (
-        gammaln(orders + 1) - gammaln(i + 1) - gammaln(orders - i + 1)
-        + i * math.log(q) + (orders - i) * math.log1p(-q)
-        + (i * i - i) / (2 * sigma**2)
-    )
-    peaks = np.maximum.reduceat(log_terms, starts)
-    sums = np.add.reduceat(np.exp(log_terms - np.repeat(peaks, _ORDERS + 1)), starts)
-    return (peaks + np.log(sums)) / (_ORDERS - 1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        log_terms = (
+            gammaln(orders + 1) - gammaln(i + 1) - gammaln(orders - i + 1)
+            + i * math.log(q) + (orders - i) * math.log1p(-q)
+            + (i * i - i) * (0.5 / sigma / sigma)
+        )
+        peaks = np.maximum.reduceat(log_terms, starts)
+        sums = np.add.reduceat(np.exp(log_terms - np.repeat(peaks, _ORDERS + 1)), starts)
+        values = (peaks + np.log(sums)) / (_ORDERS - 1)
+    # NaN arises only where a term overflows (inf - inf, or 0 * inf at 1/sigma^2 = inf), so the sum is +inf.
+    return np.where(np.isnan(values), np.inf, values)
 
 
 def rdp_orders_and_values(sigma: float, q: float) -> tuple[np.ndarray, np.ndarray]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 
 from scipy.optimize import brentq
@@ -11,6 +12,7 @@ __all__ = ["invert_profile"]
 
 _RELATIVE_STEP = 1e-10
 _ABSOLUTE_STEP = 1e-12
+_LARGEST = sys.float_info.max
 
 
 def invert_profile(profile: Callable[[float], float], delta: float, upper_start: float) -> tuple[float, float]:
@@ -28,14 +30,19 @@ def invert_profile(profile: Callable[[float], float], delta: float, upper_start:
         Target delta in (0, 1).
     upper_start : float
         A first guess of an epsilon where ``profile <= delta``; doubled until it is one.
+
+    Raises
+    ------
+    OverflowError
+        If ``profile`` stays above ``delta`` up to the largest float.
     """
     if profile(0.0) <= delta:
         return 0.0, 0.0
-    hi = max(upper_start, 1e-6)
+    hi = min(max(upper_start, 1e-6), _LARGEST)
     while profile(hi) > delta:
-        hi *= 2.0
-        if hi > 1e9:
-            raise ArithmeticError(f"no epsilon below 1e9 reaches delta={delta:g}")
+        if hi >= _LARGEST:
+            raise OverflowError(f"no finite epsilon reaches delta={delta:g}")
+        hi = min(2.0 * hi, _LARGEST)
     log_delta = math.log(delta)
 
     def gap(epsilon: float) -> float:
@@ -51,6 +58,8 @@ def _widen_to_bracket(profile: Callable[[float], float], delta: float, root: flo
     while profile(hi) > delta:
         step *= 4.0
         hi = root + step
+        if not math.isfinite(hi):
+            raise OverflowError(f"no finite epsilon reaches delta={delta:g}")
     lo = max(0.0, root - step)
     while lo > 0.0 and profile(lo) <= delta:
         step *= 4.0

@@ -154,13 +154,32 @@ def account_run(
         If delta >= 1/n for the n records of the dataset, or the sampling is fixed-size.
     """
     mechanism = validate_inputs(mechanism, noise, 1.0, 0, delta)
+    check_run_inputs(pool_sizes, compositions)
+    messages = check_assumptions(assumptions, delta, sum(pool_sizes.values()))
+    return account_checked_run(mechanism, noise, pool_sizes, compositions, num_splits, shots, delta, assumptions, messages)
+
+
+def check_run_inputs(pool_sizes: Mapping[str, int], compositions: Mapping[str, int]) -> None:
+    """Check that every label with compositions has a pool size, and that there is at least one pool."""
     unknown = sorted(set(compositions) - set(pool_sizes))
     if unknown:
         raise ValueError(f"compositions name labels {unknown} that have no pool size: add them to pool_sizes.")
     if not pool_sizes:
         raise ValueError("pool_sizes is empty: give the number of private records of each label.")
 
-    messages = _check_assumptions(assumptions, delta, sum(pool_sizes.values()))
+
+def account_checked_run(
+    mechanism: Mechanism,
+    noise: float,
+    pool_sizes: Mapping[str, int],
+    compositions: Mapping[str, int],
+    num_splits: int,
+    shots: int,
+    delta: float,
+    assumptions: PrivacyAssumptions,
+    messages: list[str],
+) -> PrivacyAccount:
+    """Account a run whose inputs are checked and whose privacy warnings were already raised as ``messages``."""
     per_label = {}
     for label, pool_size in pool_sizes.items():
         count = compositions.get(label, 0)
@@ -174,7 +193,8 @@ def account_run(
     return PrivacyAccount(MappingProxyType(per_label), dataset, mechanism, float(noise), delta, assumptions, tuple(messages))
 
 
-def _check_assumptions(assumptions: PrivacyAssumptions, delta: float, n_records: int) -> list[str]:
+def check_assumptions(assumptions: PrivacyAssumptions, delta: float, n_records: int) -> list[str]:
+    """Warn with a PrivacyWarning for each assumption that weakens the guarantee, and return the messages."""
     messages = []
     if delta >= 1.0 / n_records:
         messages.append(
