@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import traceback
+from collections.abc import Awaitable, Callable
+from contextlib import contextmanager
+from typing import Iterator
 
 import numpy as np
 import openai
 import pytest
+from aiohttp import web
 
-from dpsynth.backends import OpenAIChatModel, OpenAICompletionsModel, model_from_spec
+from dpsynth.backends import OpenAIChatModel, OpenAICompletionsModel, model_from_spec, redact_url
+from dpsynth.backends.base import quotes_prompt
 from dpsynth.backends.chat import restore_word_space
 from dpsynth.backends.keys import PLACEHOLDER_API_KEY, read_api_key
 from dpsynth.backends.responses import (
+    InvalidLogprobs,
     MalformedResponse,
     MissingLogprobs,
     chat_candidates,
@@ -24,7 +31,7 @@ from dpsynth.generation import step_prompts
 from dpsynth.incontext import InContextModel
 from dpsynth.models import ModelError, NextTokenModel
 from dpsynth.prompts import PromptBundle
-from dpsynth.server import running_server
+from dpsynth.server import STATS_KEY, RunningServer, ServerStats, running_server
 
 FAKE_KEY = "sk-dpsynth-FAKE-1f2e3d4c5b6a7988"
 BUNDLE = PromptBundle()
@@ -55,6 +62,38 @@ def no_key(monkeypatch):
 
 def ask(backend: NextTokenModel, prompts: list[str], top_k: int) -> list[dict[str, float]]:
     return asyncio.run(backend.top_logprobs(prompts, top_k))
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@contextmanager
+def custom_server(handler: Handler) -> Iterator[RunningServer]:
+    """Serve ``handler`` on both POST endpoints on 127.0.0.1, for server behaviour the mock lacks."""
+    app = web.Application()
+    app[STATS_KEY] = ServerStats()
+    app.router.add_post("/v1/completions", handler)
+    app.router.add_post("/v1/chat/completions", handler)
+    server = RunningServer(app).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def request_prompts(request: web.Request) -> list[str]:
+    body = await request.json()
+    if "messages" in body:
+        return [body["messages"][-1]["content"]]
+    return list(body["prompt"])
+
+
+def assert_no_prompt_text(text: str, prompts: list[str]) -> None:
+    for record in POOL:
+        assert record[:20] not in text
+    for prompt in prompts:
+        for start in range(0, len(prompt) - 20):
+            assert prompt[start:start + 20] not in text
 
 
 # Response parsing -----------------------------------------------------------
@@ -497,3 +536,193 @@ def test_backend_rejects_options(options):
 def test_backends_satisfy_protocol():
     for backend_class in (OpenAICompletionsModel, OpenAIChatModel):
         assert isinstance(backend_class("m", base_url="http://127.0.0.1:1/v1"), NextTokenModel)
+
+
+# Private text in errors -----------------------------------------------------------
+
+
+def echo_repr(prompts: list[str]) -> web.Response:
+    error = {"message": f"Invalid prompt {prompts[-1][-200:]!r}.", "type": "invalid_request_error", "code": "bad_prompt"}
+    return web.json_response({"error": error}, status=400)
+
+
+def echo_json(prompts: list[str]) -> web.Response:
+    error = {"message": "Rejected request: " + json.dumps(prompts)[-250:], "type": "invalid_request_error"}
+    return web.json_response({"error": error}, status=400)
+
+
+def echo_text(prompts: list[str]) -> web.Response:
+    return web.Response(text="Bad request, prompt was: " + prompts[-1][-200:], status=400)
+
+
+@pytest.mark.parametrize("backend_class", [OpenAICompletionsModel, OpenAIChatModel])
+@pytest.mark.parametrize("echo", [echo_repr, echo_json, echo_text])
+def test_echoed_prompt_left_out(backend_class, echo):
+    async def handler(request: web.Request) -> web.Response:
+        return echo(await request_prompts(request))
+
+    prompts = step_batch(" I have")
+    with custom_server(handler) as server:
+        backend = backend_class("served-model", base_url=server.base_url)
+        with pytest.raises(ModelError) as error:
+            ask(backend, prompts, 5)
+    message = str(error.value)
+    assert "HTTP 400" in message
+    assert "'served-model'" in message
+    assert "quoted the prompt" in message
+    if echo is echo_repr:
+        assert "'invalid_request_error'" in message
+        assert "'bad_prompt'" in message
+    assert_no_prompt_text(message, prompts)
+    assert_no_prompt_text("".join(traceback.format_exception(error.value)), prompts)
+
+
+def test_server_message_kept_without_prompt():
+    async def handler(request: web.Request) -> web.Response:
+        error = {"message": "The model 'served-model' does not exist.", "type": "not_found_error"}
+        return web.json_response({"error": error}, status=404)
+
+    with custom_server(handler) as server:
+        backend = OpenAICompletionsModel("served-model", base_url=server.base_url)
+        with pytest.raises(ModelError) as error:
+            ask(backend, step_batch(), 5)
+    assert "HTTP 404 (The model 'served-model' does not exist.)" in str(error.value)
+
+
+def test_quotes_prompt_forms():
+    prompt = 'Message: I have had a fever\nand "chills" since Monday.'
+    assert quotes_prompt("prompt: I HAVE HAD a fever", [prompt])
+    assert quotes_prompt(json.dumps(prompt), [prompt])
+    assert quotes_prompt("FEVER and  chills", ["x", prompt])
+    assert not quotes_prompt("had a fever", [prompt])
+    assert not quotes_prompt("logprobs=21 is more than 20", [prompt])
+
+
+# Invalid logprobs -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), 5.0, 1e-5])
+def test_invalid_logprob_rejected(value):
+    legacy = {"choices": [{"index": 0, "logprobs": {"top_logprobs": [{" a": value, " b": -1.0}]}}]}
+    entries = [{"token": " a", "logprob": value}]
+    content = {"choices": [{"index": 0, "logprobs": {"content": [{"top_logprobs": entries}]}}]}
+    with pytest.raises(InvalidLogprobs):
+        completions_candidates(legacy, 1)
+    with pytest.raises(InvalidLogprobs):
+        chat_candidates(content)
+
+
+def test_rounding_above_zero_accepted():
+    body = {"choices": [{"index": 0, "logprobs": {"top_logprobs": [{" a": 1e-7, " b": -30.0}]}}]}
+    assert completions_candidates(body, 1) == [{" a": 1e-7, " b": -30.0}]
+
+
+def test_probabilities_above_one_rejected():
+    entries = {" a": math.log(0.6), " b": math.log(0.5)}
+    with pytest.raises(InvalidLogprobs):
+        completions_candidates({"choices": [{"index": 0, "logprobs": {"top_logprobs": [entries]}}]}, 1)
+
+
+def invalid_body(path: str, num_prompts: int, logprob: str) -> str:
+    # Raw JSON text, because json.dumps cannot write the literal Infinity that some servers send.
+    if path.endswith("/chat/completions"):
+        content = f'{{"content": [{{"token": "x", "logprob": {logprob}, "top_logprobs": [{{"token": "x", "logprob": {logprob}}}]}}]}}'
+        return f'{{"choices": [{{"index": 0, "logprobs": {content}}}]}}'
+    choices = ", ".join(
+        f'{{"index": {index}, "logprobs": {{"top_logprobs": [{{"x": {logprob}}}]}}}}' for index in range(num_prompts)
+    )
+    return f'{{"choices": [{choices}]}}'
+
+
+@pytest.mark.parametrize("backend_class", [OpenAICompletionsModel, OpenAIChatModel])
+@pytest.mark.parametrize("logprob", ["Infinity", "NaN", "5.0"])
+def test_invalid_logprobs_retried_then_error(backend_class, logprob, caplog):
+    requests = []
+
+    async def handler(request: web.Request) -> web.Response:
+        prompts = await request_prompts(request)
+        requests.append(len(prompts))
+        return web.Response(text=invalid_body(request.path, len(prompts), logprob), content_type="application/json")
+
+    caplog.set_level(logging.DEBUG, logger="dpsynth")
+    prompts = step_batch()[:1]
+    with custom_server(handler) as server:
+        backend = backend_class("served-model", base_url=server.base_url, malformed_retries=2)
+        with pytest.raises(ModelError) as error:
+            ask(backend, prompts, 5)
+    message = str(error.value)
+    assert len(requests) == 3
+    assert backend.stats.malformed_retries == 2
+    assert f"{server.base_url}/{backend.endpoint_path}" in message
+    assert "'served-model'" in message
+    assert "invalid logprobs in 3 attempt(s)" in message
+    assert_no_prompt_text(message, prompts)
+    assert_no_prompt_text(caplog.text, prompts)
+
+
+@pytest.mark.parametrize("backend_class", [OpenAICompletionsModel, OpenAIChatModel])
+def test_invalid_logprobs_then_valid(model, backend_class):
+    # The first response carries +5.0, the second is the model's own answer.
+    prompts = step_batch(" My")
+    answered: list[int] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        request_batch = await request_prompts(request)
+        answered.append(len(request_batch))
+        if len(answered) == 1:
+            return web.Response(text=invalid_body(request.path, len(request_batch), "5.0"), content_type="application/json")
+        candidates = [model.next_token_logprobs(prompt, 3) for prompt in request_batch]
+        if request.path.endswith("/chat/completions"):
+            entries = [{"token": token, "logprob": value} for token, value in candidates[0].items()]
+            return web.json_response({"choices": [{"index": 0, "logprobs": {"content": [{"top_logprobs": entries}]}}]})
+        choices = [{"index": index, "logprobs": {"top_logprobs": [top]}} for index, top in enumerate(candidates)]
+        return web.json_response({"choices": choices})
+
+    extra = {"restore_word_space": False} if backend_class is OpenAIChatModel else {}
+    with custom_server(handler) as server:
+        backend = backend_class("mock", base_url=server.base_url, concurrency=1, **extra)
+        result = ask(backend, prompts, 3)
+    assert backend.stats.malformed_retries == 1
+    assert backend.stats.failures == 0
+    assert result == [model.next_token_logprobs(prompt, 3) for prompt in prompts]
+
+
+# Credentials in the base URL --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (None, None),
+        ("http://127.0.0.1:8000/v1", "http://127.0.0.1:8000/v1"),
+        ("http://user:sk-SECRET@127.0.0.1:8000/v1", "http://127.0.0.1:8000/v1"),
+        ("https://sk-SECRET@127.0.0.1/v1", "https://127.0.0.1/v1"),
+        ("http://127.0.0.1:8000/v1?api_key=sk-SECRET&region=eu", "http://127.0.0.1:8000/v1?region=eu"),
+        ("http://127.0.0.1:8000/v1?Key=sk-SECRET&TOKEN=sk-SECRET", "http://127.0.0.1:8000/v1"),
+        ("http://u:p@[::1]:8000/v1", "http://[::1]:8000/v1"),
+        ("http://[::1/sk-SECRET", "<a URL that could not be parsed>"),
+    ],
+)
+def test_redact_url(url, expected):
+    assert redact_url(url) == expected
+
+
+def test_base_url_credentials_hidden(model, caplog):
+    caplog.set_level(logging.DEBUG, logger="dpsynth")
+    secret = "sk-dpsynth-URL-5e4d3c2b1a09"
+    with running_server(model, fault_rate=1.0, faults=["no_logprobs"]) as server:
+        base_url = server.base_url.replace("http://", f"http://user:{secret}@")
+        backend = OpenAICompletionsModel("mock", base_url=base_url, malformed_retries=1)
+        with pytest.raises(ModelError) as error:
+            ask(backend, step_batch(), 2)
+        chat = OpenAIChatModel("mock", base_url=base_url + "?api_key=" + secret)
+    assert f"{server.base_url}/completions" in str(error.value)
+    texts = [str(error.value), repr(backend), repr(chat), backend.endpoint, chat.endpoint, caplog.text]
+    for text in texts:
+        assert secret not in text
+    with pytest.raises(ValueError) as invalid:
+        OpenAICompletionsModel("mock", base_url=f"ftp://user:{secret}@127.0.0.1/v1")
+    assert secret not in str(invalid.value)
+    with pytest.raises(ValueError) as mock_error:
+        model_from_spec("mock", base_url=base_url)
+    assert secret not in str(mock_error.value)

@@ -4,6 +4,8 @@
   step for all its prompts.
 - :class:`OpenAIChatModel` queries ``/v1/chat/completions``, one request per prompt.
 - :func:`model_from_spec` turns the command line's ``--model`` value into a model.
+- :func:`redact_url` removes the credentials a base URL may carry, for messages,
+  logs and reports.
 
 See ``docs/endpoints.md`` for how to point them at each server.
 """
@@ -16,6 +18,7 @@ from ..models import NextTokenModel
 from .base import OpenAIEndpointModel, RequestStats
 from .chat import CHAT_SYSTEM_PROMPT, OpenAIChatModel
 from .completions import OpenAICompletionsModel
+from .keys import redact_url
 
 __all__ = [
     "CHAT_SYSTEM_PROMPT",
@@ -24,6 +27,7 @@ __all__ = [
     "OpenAIEndpointModel",
     "RequestStats",
     "model_from_spec",
+    "redact_url",
 ]
 
 _SPEC_FORMS = "'mock', 'openai:MODEL' (completions) or 'openai-chat:MODEL' (chat completions)"
@@ -61,7 +65,7 @@ def model_from_spec(
     if spec == "mock":
         if base_url is not None:
             raise ValueError(
-                f"--base-url {base_url!r} does not apply to the in-process model 'mock'. To use a "
+                f"--base-url {redact_url(base_url)!r} does not apply to the in-process model 'mock'. To use a "
                 "server, name its endpoint: --model openai:MODEL or openai-chat:MODEL (for "
                 "dpsynth serve-mock, MODEL can be mock)."
             )

@@ -4,10 +4,20 @@ Retries. The ``openai`` client retries HTTP 408, 409, 429 and 5xx, timeouts and
 connection errors with exponential backoff and honours ``Retry-After``; its
 ``max_retries`` and ``timeout`` are passed through. On top of that a backend
 repeats a request whose response arrived but is unusable (no logprobs, missing
-choices), at most ``malformed_retries`` times. Every retry is logged with counts
+choices, a logprob that is NaN, ``+inf`` or above 0), at most
+``malformed_retries`` times. Every retry is logged with counts
 under the ``dpsynth.backends`` logger, never with prompt text. When retries run
 out, the backend raises :class:`~dpsynth.models.ModelError` naming the endpoint,
 the model and what to change.
+
+Private text. Prompts carry private records, and servers often quote the request
+in an HTTP error (a 400 that repeats the prompt it rejects). An error message
+shows the server's message only when it shares no run of
+:data:`PROMPT_QUOTE_LENGTH` letters and digits with any prompt of the failed
+request; otherwise it shows the status and the error's ``type`` and ``code``.
+The ``openai`` exception, which holds the whole response, is not chained to the
+:class:`~dpsynth.models.ModelError`. The base URL appears through
+:func:`~dpsynth.backends.keys.redact_url`, without credentials.
 
 Event loops. The ``openai`` client's connection pool belongs to the event loop
 that created it, and :func:`dpsynth.generation.generate` runs a new loop per call.
@@ -23,24 +33,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import openai
 
 from ..models import ModelError
-from .keys import _describe, read_api_key, resolve_base_url
-from .responses import MalformedResponse, MissingLogprobs
+from .keys import _describe, read_api_key, redact_url, resolve_base_url
+from .responses import InvalidLogprobs, MalformedResponse, MissingLogprobs
 
-__all__ = ["OpenAIEndpointModel", "RequestStats"]
+__all__ = ["PROMPT_QUOTE_LENGTH", "OpenAIEndpointModel", "RequestStats"]
 
 logger = logging.getLogger("dpsynth.backends")
 
 T = TypeVar("T")
 
 _DETAIL_LIMIT = 300
+
+PROMPT_QUOTE_LENGTH = 12
+"""Letters and digits in a row that a server message may share with a prompt before it is withheld."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +69,8 @@ class RequestStats:
         Retries the ``openai`` client made after a 408, 409, 429 or 5xx status, a
         timeout or a connection error.
     malformed_retries
-        Requests sent again because the response lacked logprobs or choices.
+        Requests sent again because the response lacked logprobs or choices, or
+        its logprobs were invalid.
     failures
         Requests that ended in :class:`~dpsynth.models.ModelError`.
     """
@@ -169,8 +184,8 @@ class OpenAIEndpointModel:
 
     @property
     def endpoint(self) -> str:
-        """The URL that receives the requests."""
-        return f"{self.base_url}/{self.endpoint_path}"
+        """The URL that receives the requests, without credentials; see :func:`~dpsynth.backends.keys.redact_url`."""
+        return f"{redact_url(self.base_url)}/{self.endpoint_path}"
 
     @property
     def stats(self) -> RequestStats:
@@ -179,7 +194,7 @@ class OpenAIEndpointModel:
 
     def __repr__(self) -> str:
         return (
-            f"{type(self).__name__}(model={self.model!r}, base_url={self.base_url!r}, "
+            f"{type(self).__name__}(model={self.model!r}, base_url={redact_url(self.base_url)!r}, "
             f"api_key_env={self.api_key_env!r})"
         )
 
@@ -228,8 +243,12 @@ class OpenAIEndpointModel:
         send: Callable[[openai.AsyncOpenAI], Awaitable[Any]],
         parse: Callable[[object], T],
         top_k: int,
+        prompts: Sequence[str],
     ) -> T:
-        """Send one request through ``send`` and return ``parse`` of its JSON body, with retries."""
+        """Send one request through ``send`` and return ``parse`` of its JSON body, with retries.
+
+        ``prompts`` are the request's prompts, kept out of any error message.
+        """
         state = self._loop_state()
         attempts = self.malformed_retries + 1
         for attempt in range(1, attempts + 1):
@@ -238,7 +257,8 @@ class OpenAIEndpointModel:
                     raw = await send(state.client)
                 except openai.APIError as error:
                     self._count(requests=1, failures=1)
-                    raise self._translate(error, top_k) from error
+                    # Not chained, because the openai error contains the response, which may quote the prompts.
+                    raise self._translate(error, top_k, prompts) from None
             retries = getattr(raw, "retries_taken", 0)
             self._count(requests=1, client_retries=retries)
             if retries:
@@ -271,6 +291,12 @@ class OpenAIEndpointModel:
                 "servers drop them without an error: Ollama's and LM Studio's OpenAI-compatible "
                 "endpoints and TGI's /v1/completions among them. " + self._no_logprobs_advice()
             )
+        if isinstance(problem, InvalidLogprobs):
+            return ModelError(
+                f"{self._where()} returned invalid logprobs in {attempts} attempt(s) ({problem}). "
+                "The mechanism needs natural-log probabilities, each 0 or less: check the "
+                "server's logprobs output, or use another server."
+            )
         return ModelError(
             f"{self._where()} returned an unusable response in {attempts} attempt(s) ({problem}). "
             "Check that --base-url points at an OpenAI-compatible server's /v1 root."
@@ -288,16 +314,32 @@ class OpenAIEndpointModel:
         text = text.replace(key, "***") if len(key) >= 4 else text
         return text if len(text) <= _DETAIL_LIMIT else text[:_DETAIL_LIMIT] + "..."
 
-    def _server_detail(self, error: openai.APIStatusError) -> str:
+    def _server_message(self, error: openai.APIStatusError) -> str:
         body = error.body
         if isinstance(body, dict) and isinstance(body.get("message"), str):
-            return self._scrub(body["message"])
+            return body["message"]
         try:
-            return self._scrub(error.response.text)
+            return error.response.text
         except Exception:  # noqa: BLE001 - a body that cannot be decoded has no detail to show
-            return "no details"
+            return ""
 
-    def _translate(self, error: openai.APIError, top_k: int) -> ModelError:
+    def _server_detail(self, error: openai.APIStatusError, message: str, prompts: Sequence[str]) -> str:
+        """Return the server's ``message`` for an error message, or its type and code if it quotes a prompt."""
+        shown = self._scrub(message)
+        if shown and not quotes_prompt(shown, prompts):
+            return shown
+        body = error.body if isinstance(error.body, dict) else {}
+        fields = [
+            f"{name} {body[name]!r}" for name in ("type", "code")
+            if isinstance(body.get(name), (str, int)) and not isinstance(body.get(name), bool)
+            and len(str(body[name])) <= 64 and not quotes_prompt(str(body[name]), prompts)
+        ]
+        described = ", ".join(fields) if fields else "no error type or code"
+        if not shown:
+            return described
+        return f"{described}; the server's message quoted the prompt, so it is left out"
+
+    def _translate(self, error: openai.APIError, top_k: int, prompts: Sequence[str]) -> ModelError:
         where = self._where()
         if isinstance(error, openai.APITimeoutError):
             return ModelError(
@@ -313,7 +355,8 @@ class OpenAIEndpointModel:
         if not isinstance(error, openai.APIStatusError):
             return ModelError(f"{where} failed: {type(error).__name__}.")
         status = error.status_code
-        detail = self._server_detail(error)
+        message = self._server_message(error)
+        detail = self._server_detail(error, message, prompts)
         if status in (401, 403):
             if not self.api_key_env:
                 return ModelError(
@@ -324,7 +367,7 @@ class OpenAIEndpointModel:
                 f"{where} rejected the API key with HTTP {status}. Put a valid key in the "
                 f"{_describe(self.api_key_env)}, or name the variable that holds it with --api-key-env."
             )
-        if status == 400 and "logprob" in detail.lower():
+        if status == 400 and "logprob" in message.lower():
             return ModelError(self._cap_message(top_k, detail))
         if status == 404:
             return ModelError(
@@ -338,6 +381,31 @@ class OpenAIEndpointModel:
                 f"({detail}). Wait, lower --concurrency, and rerun with --resume."
             )
         return ModelError(f"{where} rejected the request with HTTP {status} ({detail}).")
+
+
+_ESCAPE = re.compile(r"\\(?:u[0-9a-fA-F]{4}|.)")
+
+
+def _alphanumeric(text: str) -> str:
+    return "".join(character for character in _ESCAPE.sub(" ", text).casefold() if character.isalnum())
+
+
+def quotes_prompt(text: str, prompts: Sequence[str], length: int = PROMPT_QUOTE_LENGTH) -> bool:
+    """Return True when ``text`` shares ``length`` letters and digits in a row with any of ``prompts``.
+
+    Both sides are compared case-folded and without spaces, punctuation and
+    escapes, so a prompt quoted in JSON, with changed whitespace or cut short
+    still counts as quoted.
+    """
+    folded = _alphanumeric(text)
+    if len(folded) < length:
+        return False
+    windows = {folded[start:start + length] for start in range(len(folded) - length + 1)}
+    for prompt in prompts:
+        folded_prompt = _alphanumeric(prompt)
+        if any(folded_prompt[start:start + length] in windows for start in range(len(folded_prompt) - length + 1)):
+            return True
+    return False
 
 
 def _json_body(raw: Any) -> object:

@@ -137,7 +137,7 @@ class OpenAIChatModel(OpenAIEndpointModel):
                 **limit,
             )
 
-        candidates = await self._request(send, chat_candidates, top_k)
+        candidates = await self._request(send, chat_candidates, top_k, [prompt])
         return restore_word_space(candidates, prompt) if self.restore_word_space else candidates
 
     def _no_logprobs_advice(self) -> str:

@@ -153,7 +153,7 @@ class OpenAICompletionsModel(OpenAIEndpointModel):
                 n=1,
             )
 
-        return await self._request(send, lambda body: completions_candidates(body, len(prompts)), top_k)
+        return await self._request(send, lambda body: completions_candidates(body, len(prompts)), top_k, prompts)
 
     def _no_logprobs_advice(self) -> str:
         return (

@@ -9,10 +9,14 @@ Servers report the top logprobs of the first generated token in two shapes:
   ``llama-server`` on ``/v1/completions`` too).
 
 Both are accepted on both endpoints. A logprob at or below ``-9999`` is the
-sentinel OpenAI sends for a probability that underflows; it, ``-inf`` and NaN are
-dropped, which the mechanism reads as probability zero. Two entries with the same
-token string (different token ids that decode to the same text) are merged by
-adding their probabilities.
+sentinel OpenAI sends for a probability that underflows. The backends drop it and
+``-inf``, which the mechanism reads as probability zero. A NaN or ``+inf`` logprob,
+or one above :data:`LOGPROB_TOLERANCE` (a probability above 1), makes the response
+malformed, and so do candidates whose probabilities add up to more than
+``1 + MASS_TOLERANCE``. Two entries with the same token string (different token
+ids that decode to the same text) are merged by adding their probabilities.
+Messages about invalid values name no token and no value, because both come from
+prompts over private records.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ from typing import Any
 
 __all__ = [
     "LOGPROB_SENTINEL",
+    "LOGPROB_TOLERANCE",
+    "MASS_TOLERANCE",
+    "InvalidLogprobs",
     "MalformedResponse",
     "MissingLogprobs",
     "chat_candidates",
@@ -32,6 +39,13 @@ __all__ = [
 
 LOGPROB_SENTINEL = -9999.0
 """Logprobs at or below this value mean probability zero."""
+
+LOGPROB_TOLERANCE = 1e-6
+"""The largest logprob accepted: 0 (probability 1) plus rounding."""
+
+MASS_TOLERANCE = 1e-2
+"""How far the candidates' probabilities may add up beyond 1 before a response is malformed."""
+# NOTE: 1e-2 is a loose allowance for servers that round logprobs, not a measured bound.
 
 
 class MalformedResponse(ValueError):
@@ -50,18 +64,32 @@ class MissingLogprobs(MalformedResponse):
         self.total = total
 
 
+class InvalidLogprobs(MalformedResponse):
+    """A response whose logprobs are not the logs of probabilities (NaN, ``+inf``, above 0)."""
+
+
 def _add_candidate(candidates: dict[str, float], token: object, logprob: object) -> None:
     if not isinstance(token, str):
         raise MalformedResponse(f"a candidate token is {type(token).__name__}, not a string")
     if isinstance(logprob, bool) or not isinstance(logprob, (int, float)):
         raise MalformedResponse(f"a candidate logprob is {type(logprob).__name__}, not a number")
     value = float(logprob)
-    if math.isnan(value) or value <= LOGPROB_SENTINEL:
+    if math.isnan(value) or value == math.inf:
+        raise InvalidLogprobs("a candidate logprob is NaN or +inf")
+    if value > LOGPROB_TOLERANCE:
+        raise InvalidLogprobs("a candidate logprob is above 0, a probability above 1")
+    if value <= LOGPROB_SENTINEL:
         return
     previous = candidates.get(token)
     if previous is not None:
         value = float(max(previous, value) + math.log1p(math.exp(-abs(previous - value))))
     candidates[token] = value
+
+
+def _check_mass(candidates: dict[str, float]) -> dict[str, float]:
+    if math.fsum(math.exp(value) for value in candidates.values()) > 1 + MASS_TOLERANCE:
+        raise InvalidLogprobs("the candidates' probabilities add up to more than 1")
+    return candidates
 
 
 def _from_mapping(entries: Mapping[Any, Any]) -> dict[str, float]:
@@ -86,15 +114,22 @@ def choice_candidates(logprobs: object) -> dict[str, float]:
     """Return the first token's candidates from a choice's ``logprobs`` field, in either shape.
 
     An absent or null field, or one without candidates, gives an empty dict.
+
+    Raises
+    ------
+    MalformedResponse
+        A candidate is not a string token with a number logprob, a logprob is NaN,
+        ``+inf`` or above :data:`LOGPROB_TOLERANCE`, or the probabilities add up to
+        more than ``1 + MASS_TOLERANCE``.
     """
     if not isinstance(logprobs, Mapping):
         return {}
     legacy = logprobs.get("top_logprobs")
     if isinstance(legacy, list) and legacy and isinstance(legacy[0], Mapping):
-        return _from_mapping(legacy[0])
+        return _check_mass(_from_mapping(legacy[0]))
     content = logprobs.get("content")
     if isinstance(content, list) and content and isinstance(content[0], Mapping):
-        return _from_entries(content[0].get("top_logprobs"))
+        return _check_mass(_from_entries(content[0].get("top_logprobs")))
     return {}
 
 
