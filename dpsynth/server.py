@@ -43,10 +43,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import hmac
 import itertools
 import logging
 import math
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -85,6 +87,7 @@ END_OF_TEXT = "<|endoftext|>"
 _DEFAULT_MAX_TOKENS = 16
 _MAX_TOKENS_LIMIT = 256
 _REQUEST_SIZE_LIMIT = 64 * 1024 * 1024
+_MAX_PORT = 65535
 
 
 @dataclass
@@ -670,6 +673,7 @@ def running_server(model: NextTokenModel, *, host: str = "127.0.0.1", port: int 
     ``port=0`` binds a free port; read it from the yielded :class:`RunningServer`.
     ``options`` go to :func:`create_app`.
     """
+    _check_port(port)
     server = RunningServer(create_app(model, **options), host, port).start()
     try:
         yield server
@@ -703,7 +707,16 @@ def serve(
 
     ``on_ready`` receives the base URL once the server accepts connections;
     ``options`` go to :func:`create_app`.
+
+    Raises
+    ------
+    ValueError
+        ``port`` is not a whole number from 0 to 65535, or an option is invalid.
+    OSError
+        The address cannot be bound: the port is in use (``errno.EADDRINUSE``),
+        or ``host`` does not resolve (:class:`socket.gaierror`).
     """
+    _check_port(port)
     if model is None:
         from .incontext import InContextModel
 
@@ -715,6 +728,11 @@ def serve(
         asyncio.run(_serve_forever(app, host, port, on_ready))
     except KeyboardInterrupt:
         pass
+
+
+def _check_port(port: object) -> None:
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= _MAX_PORT:
+        raise ValueError(f"port={port!r} is invalid: give a TCP port from 0 to {_MAX_PORT}; 0 picks a free one.")
 
 
 def _fault_list(text: str) -> list[str]:
@@ -748,9 +766,22 @@ def _positive_int(text: str) -> int:
 
 
 def _rate(text: str) -> float:
-    value = _nonnegative_float(text)
-    if value > 1:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"{text!r} is invalid: give a probability from 0 to 1")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value <= _MAX_PORT:
+        raise argparse.ArgumentTypeError(f"{text!r} is invalid: give a TCP port from 0 to {_MAX_PORT}")
     return value
 
 
@@ -766,7 +797,7 @@ def add_serve_mock_parser(subparsers: Any) -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind; keep 127.0.0.1 unless others must reach it")
-    parser.add_argument("--port", type=int, default=8000, help="TCP port; 0 picks a free one")
+    parser.add_argument("--port", type=_port, default=8000, help="TCP port, 0 to 65535; 0 picks a free one")
     parser.add_argument("--latency-ms", type=_nonnegative_float, default=0.0, help="delay before each response, in milliseconds")
     parser.add_argument("--fault-rate", type=_rate, default=0.0, help="probability that a request gets a fault")
     parser.add_argument(
@@ -795,18 +826,41 @@ def run_serve_mock(args: argparse.Namespace) -> int:
     def announce(url: str) -> None:
         print(f"Serving the offline model at {url}; press Ctrl+C to stop.", flush=True)
 
-    serve(
-        args.host,
-        args.port,
-        on_ready=announce,
-        latency=args.latency_ms / 1000,
-        fault_rate=args.fault_rate,
-        faults=args.faults,
-        seed=args.seed,
-        stall_seconds=args.stall_seconds,
-        retry_after=args.retry_after_ms / 1000,
-        max_logprobs=args.max_logprobs,
-        completions_logprobs_shape=args.logprobs_shape,
-        on_unreadable_prompt=args.unreadable_prompts,
-    )
+    try:
+        serve(
+            args.host,
+            args.port,
+            on_ready=announce,
+            latency=args.latency_ms / 1000,
+            fault_rate=args.fault_rate,
+            faults=args.faults,
+            seed=args.seed,
+            stall_seconds=args.stall_seconds,
+            retry_after=args.retry_after_ms / 1000,
+            max_logprobs=args.max_logprobs,
+            completions_logprobs_shape=args.logprobs_shape,
+            on_unreadable_prompt=args.unreadable_prompts,
+        )
+    except OSError as error:
+        # The dpsynth command reports a ValueError on stderr with exit status 2.
+        raise ValueError(_bind_failure(args.host, args.port, error)) from None
     return 0
+
+
+def _bind_failure(host: str, port: int, error: OSError) -> str:
+    if isinstance(error, socket.gaierror):
+        return (
+            f"could not resolve --host {host!r} ({error.strerror or error}): give an IP address "
+            "such as 127.0.0.1, or a host name this machine resolves."
+        )
+    if error.errno == errno.EADDRINUSE:
+        return (
+            f"could not serve on {host}:{port}: the port is already in use. Stop the other "
+            "server, or choose another --port (0 picks a free one)."
+        )
+    if error.errno == errno.EADDRNOTAVAIL:
+        return (
+            f"could not serve on {host}:{port}: {host!r} is not an address of this machine. "
+            "Give one of its addresses, such as 127.0.0.1."
+        )
+    return f"could not serve on {host}:{port} ({error.strerror or error}): check --host and --port."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -16,7 +17,7 @@ import pytest
 
 from dpsynth.incontext import InContextModel
 from dpsynth.prompts import PromptBundle, few_shot_prompt, zero_shot_prompt
-from dpsynth.server import create_app, running_server
+from dpsynth.server import add_serve_mock_parser, create_app, running_server
 
 BUNDLE = PromptBundle()
 PROMPTS = [
@@ -351,3 +352,35 @@ def test_serve_mock_command(tmp_path):
         process.send_signal(signal.SIGINT)
         process.wait(timeout=20)
     assert process.returncode == 0
+
+
+def run_cli(*argv: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "dpsynth.cli", "serve-mock", *argv]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+
+def test_serve_mock_port_in_use(model):
+    with running_server(model) as server:
+        result = run_cli("--port", str(server.port))
+    assert result.returncode == 2
+    assert "already in use" in result.stderr
+    assert "--port" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--port", "99999"], "from 0 to 65535"),
+        (["--port", "-1"], "from 0 to 65535"),
+        (["--fault-rate", "nan"], "from 0 to 1"),
+        (["--fault-rate", "1.5"], "from 0 to 1"),
+    ],
+)
+def test_serve_mock_rejects_options(argv, message, capsys):
+    parser = argparse.ArgumentParser(prog="dpsynth")
+    add_serve_mock_parser(parser.add_subparsers())
+    with pytest.raises(SystemExit) as exit_info:
+        parser.parse_args(["serve-mock", *argv])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
