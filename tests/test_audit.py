@@ -565,3 +565,15 @@ def test_command_canaries_refuses_overwrite(tmp_path):
     out.write_text("{}\n")
     with pytest.raises(ValueError, match="already exists"):
         run_command(["audit", "canaries", "--demo", "--out", str(out), "--canaries-out", str(tmp_path / "c.jsonl")])
+
+
+@pytest.mark.parametrize("spelling", ["same", "dotdot"])
+def test_command_canaries_same_paths(tmp_path, spelling):
+    (tmp_path / "sub").mkdir()
+    out = tmp_path / "data.jsonl"
+    canaries = out if spelling == "same" else tmp_path / "sub" / ".." / "data.jsonl"
+    with pytest.raises(ValueError) as error:
+        run_command(["audit", "canaries", "--demo", "--out", str(out), "--canaries-out", str(canaries)])
+    assert "--out" in str(error.value)
+    assert "--canaries-out" in str(error.value)
+    assert not out.exists()

@@ -291,10 +291,25 @@ def read_canaries(path: str | Path) -> list[Any]:
     return canaries
 
 
+def _same_file(first: Path, second: Path) -> bool:
+    # resolve() follows symbolic links and ".."; samefile() also catches hard links.
+    if first.resolve() == second.resolve():
+        return True
+    try:
+        return first.samefile(second)
+    except OSError:
+        return False
+
+
 def _run_canaries(args: argparse.Namespace) -> int:
     from ..data import label_counts, load_demo, load_records, write_records
     from .text import insert_canaries, make_canaries
 
+    if _same_file(args.out, args.canaries_out):
+        raise ValueError(
+            f"--out and --canaries-out both name {str(args.out)!r}: the canary file would overwrite "
+            "the dataset. Give them different paths."
+        )
     for path in (args.out, args.canaries_out):
         if path.exists() and not args.force:
             raise ValueError(f"output {str(path)!r} already exists: pass --force to overwrite it, or choose another path.")
