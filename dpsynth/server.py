@@ -59,6 +59,7 @@ from typing import Any
 import numpy as np
 from aiohttp import web
 
+from .helpformat import HelpFormatter
 from .models import NextTokenModel, TopLogprobs
 
 __all__ = [
@@ -794,7 +795,7 @@ def add_serve_mock_parser(subparsers: Any) -> argparse.ArgumentParser:
             "Serve the offline in-context model at /v1/models, /v1/completions and "
             "/v1/chat/completions, with optional latency and injected faults."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind; keep 127.0.0.1 unless others must reach it")
     parser.add_argument("--port", type=_port, default=8000, help="TCP port, 0 to 65535; 0 picks a free one")
