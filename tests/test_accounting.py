@@ -338,7 +338,7 @@ def test_sample_rate_rejects_small_pool():
         sample_rate(10, 2, 10)
 
 
-@pytest.mark.parametrize(("n", "expected"), [(1, 1e-2), (200, 1e-5), (30000, 1e-7), (10**6, 1e-8)])
+@pytest.mark.parametrize(("n", "expected"), [(1, 1e-2), (385, 1e-5), (1000, 1e-5), (1001, 1e-6), (30000, 1e-7), (10**6, 1e-8)])
 def test_default_delta_values(n, expected):
     assert default_delta(n) == pytest.approx(expected)
     assert default_delta(n) <= 1 / (100 * n)

@@ -25,8 +25,8 @@ logger = logging.getLogger("dpsynth")
 
 # Slack for comparing numbers from different accountants: relative 1e-9 plus 1e-9.
 _SLACK = 1e-9
-# Sigmas for which the PLD accountant runs. Below, its quadrature panels (width sigma^2/2)
-# number in the millions, and the epsilon is in the thousands where the grid's error is wide anyway.
+# Sigmas for which the PLD accountant runs. Below, its quadrature panels (width sigma^2/2) number
+# in the millions, and a step that includes the record has a loss of about 1/(2 sigma^2) > 1,000.
 _PLD_SIGMA_RANGE = (0.02, 1e6)
 
 
@@ -91,7 +91,8 @@ def epsilon(
     ValueError
         For an argument outside its range.
     AccountingError
-        Where no sound accountant covers the setting.
+        Where no sound accountant covers the setting, or the epsilon exceeds
+        the largest float (sigma/sqrt(T) below about 1e-154).
     """
     mechanism = validate_inputs(mechanism, noise, sample_rate, compositions, delta)
     try:

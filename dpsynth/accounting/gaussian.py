@@ -21,6 +21,7 @@ the L2 sensitivity, so every formula below uses sensitivity 1.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
@@ -55,23 +56,33 @@ def _log_scaled_ndtr(x: float) -> float:
     return float(log_ndtr(x)) + x * x / 2
 
 
-def _log_analytic_gaussian_delta(noise_multiplier: float, epsilon: float) -> float:
+# Relative rounding error allowed for Phi(a), the larger term of the Gaussian profile: about 4,500
+# units of double-precision roundoff, well above the error of log_ndtr and erfcx measured against
+# mpmath in the tests. Where the two terms nearly cancel (huge sigma), this error bar decides
+# whether delta is above the target, so epsilon is never rounded down to 0.
+_ROUNDING = 1e-12
+
+
+def _log_analytic_gaussian_delta(noise_multiplier: float, epsilon: float, rounding: float = 0.0) -> float:
     """Return log delta(epsilon) of one Gaussian step, stable for any positive multiplier and epsilon >= 0.
 
     With a = 1/(2s) - eps*s and b = -1/(2s) - eps*s, the identity
     e^eps phi(b) = phi(a) gives delta = e^(-a^2/2) (M(a) - M(b)) with
     M(x) = Phi(x) e^(x^2/2), so the two terms are compared without the
-    cancellation of e^eps Phi(b) at large epsilon.
+    cancellation of e^eps Phi(b) at large epsilon. ``rounding`` (relative to
+    Phi(a), in (-1, 1)) is added to the first term to bound the rounding error
+    from above (positive) or below (negative).
     """
     s = noise_multiplier
     a = 1 / (2 * s) - epsilon * s
     b = -1 / (2 * s) - epsilon * s
     if a >= 0:
         # Phi(a) >= 1/2 needs no scaling, and a^2/2 may overflow to +inf, which makes the second term 0.
-        log_first = float(log_ndtr(a))
+        log_first = float(log_ndtr(a)) + math.log1p(rounding)
         log_second = _log_scaled_ndtr(b) - a * a / 2
         return _log_sub_exp(log_first, log_second)
-    return _log_sub_exp(_log_scaled_ndtr(a), _log_scaled_ndtr(b)) - a * a / 2
+    log_first = _log_scaled_ndtr(a) + math.log1p(rounding)
+    return _log_sub_exp(log_first, _log_scaled_ndtr(b)) - a * a / 2
 
 
 def analytic_gaussian_delta(noise_multiplier: float, epsilon: float) -> float:
@@ -79,19 +90,30 @@ def analytic_gaussian_delta(noise_multiplier: float, epsilon: float) -> float:
     return math.exp(_log_analytic_gaussian_delta(noise_multiplier, epsilon))
 
 
+def _bracket_with_rounding(profile: Callable[[float, float], float], delta: float, upper_start: float) -> tuple[float, float]:
+    """Invert ``profile(epsilon, rounding)`` with the rounding error against the bracket on each side."""
+    lower, _ = invert_profile(lambda eps: profile(eps, -_ROUNDING), delta, upper_start)
+    _, upper = invert_profile(lambda eps: profile(eps, _ROUNDING), delta, upper_start)
+    return lower, upper
+
+
 def analytic_gaussian_epsilon_bracket(sigma: float, compositions: int, delta: float) -> tuple[float, float]:
     """Return a tight bracket of the exact epsilon of T unsubsampled Gaussian steps at ``delta``.
 
     Raises
     ------
-    AccountingError
+    OverflowError
         If the epsilon exceeds the largest float, which happens for a noise
         multiplier sigma/sqrt(T) below about 1e-154.
     """
     effective = sigma / math.sqrt(compositions)
     # delta(eps) <= Phi(1/(2s) - eps*s), which is below delta at this epsilon; computed in a form that cannot overflow.
     start = (1 / (2 * effective) + math.sqrt(2 * math.log(1 / delta))) / effective
-    return invert_profile(lambda eps: analytic_gaussian_delta(effective, eps), delta, upper_start=start)
+
+    def profile(eps: float, rounding: float) -> float:
+        return math.exp(_log_analytic_gaussian_delta(effective, eps, rounding))
+
+    return _bracket_with_rounding(profile, delta, start)
 
 
 def _log_remove_step(epsilon: float, q: float) -> float:
@@ -102,16 +124,16 @@ def _log_remove_step(epsilon: float, q: float) -> float:
     return _log_add(log_expm1, math.log(q)) - math.log(q)
 
 
-def _remove_delta(sigma: float, q: float, epsilon: float) -> float:
+def _remove_delta(sigma: float, q: float, epsilon: float, rounding: float = 0.0) -> float:
     """delta(eps) of P = (1-q) N(0, s^2) + q N(1, s^2) against Q = N(0, s^2).
 
     P - e^eps Q = q (N(1, s^2) - e^L N(0, s^2)) with e^L = (e^eps - 1 + q) / q,
     so delta = q * delta_G(L), where delta_G is the one-step Gaussian profile.
     """
-    return math.exp(math.log(q) + _log_analytic_gaussian_delta(sigma, _log_remove_step(epsilon, q)))
+    return math.exp(math.log(q) + _log_analytic_gaussian_delta(sigma, _log_remove_step(epsilon, q), rounding))
 
 
-def _add_delta(sigma: float, q: float, epsilon: float) -> float:
+def _add_delta(sigma: float, q: float, epsilon: float, rounding: float = 0.0) -> float:
     """delta(eps) of Q = N(0, s^2) against P = (1-q) N(0, s^2) + q N(1, s^2).
 
     Q - e^eps P = c (N(0, s^2) - e^L N(1, s^2)) with c = 1 - e^eps (1 - q) and
@@ -122,7 +144,7 @@ def _add_delta(sigma: float, q: float, epsilon: float) -> float:
         return 0.0
     log_c = math.log(-math.expm1(epsilon + math.log1p(-q)))
     inner = max(0.0, epsilon + math.log(q) - log_c)
-    return math.exp(log_c + _log_analytic_gaussian_delta(sigma, inner))
+    return math.exp(log_c + _log_analytic_gaussian_delta(sigma, inner, rounding))
 
 
 def _log_add(log_a: float, log_b: float) -> float:
@@ -136,7 +158,11 @@ def subsampled_single_step_delta(sigma: float, q: float, epsilon: float) -> floa
 
 def subsampled_single_step_epsilon_bracket(sigma: float, q: float, delta: float) -> tuple[float, float]:
     """Return a tight bracket of the exact epsilon of one subsampled Gaussian step at ``delta``."""
-    return invert_profile(lambda eps: subsampled_single_step_delta(sigma, q, eps), delta, upper_start=1.0)
+
+    def profile(eps: float, rounding: float) -> float:
+        return max(_remove_delta(sigma, q, eps, rounding), _add_delta(sigma, q, eps, rounding))
+
+    return _bracket_with_rounding(profile, delta, upper_start=1.0)
 
 
 _ORDERS = np.unique(np.concatenate([np.arange(2, 65), np.geomspace(64, 4096, 25).round()])).astype(int)

@@ -13,6 +13,7 @@ __all__ = ["invert_profile"]
 _RELATIVE_STEP = 1e-10
 _ABSOLUTE_STEP = 1e-12
 _LARGEST = sys.float_info.max
+_SMALLEST = math.ulp(0.0)
 
 
 def invert_profile(profile: Callable[[float], float], delta: float, upper_start: float) -> tuple[float, float]:
@@ -44,9 +45,14 @@ def invert_profile(profile: Callable[[float], float], delta: float, upper_start:
             raise OverflowError(f"no finite epsilon reaches delta={delta:g}")
         hi = min(2.0 * hi, _LARGEST)
     log_delta = math.log(delta)
+    # Clamping at delta/1000 keeps the logarithm finite and the sign of the gap unchanged.
+    log_floor = math.log(max(delta * 1e-3, _SMALLEST))
 
     def gap(epsilon: float) -> float:
-        return math.log(max(profile(epsilon), 1e-300)) - log_delta
+        profile_value = profile(epsilon)
+        if profile_value <= 0:
+            return log_floor - log_delta
+        return max(math.log(profile_value), log_floor) - log_delta
 
     root = brentq(gap, 0.0, hi, xtol=_ABSOLUTE_STEP, rtol=1e-15, maxiter=200)
     return _widen_to_bracket(profile, delta, root)

@@ -53,7 +53,7 @@ def default_delta(n_records: int) -> float:
     The largest power of ten at or below 1/(100 n). A mechanism that publishes
     each record with probability delta is (0, delta)-DP; at this delta it
     publishes one of the n records with probability at most n * delta = 1%.
-    For n = 200 this gives 1e-5; for n = 30,000 it gives 1e-7.
+    For the 385 records of the bundled demo this gives 1e-5; for n = 30,000 it gives 1e-7.
     """
     if isinstance(n_records, bool) or not isinstance(n_records, int) or n_records < 1:
         raise ValueError(f"n_records={n_records!r} is invalid: give the number of private records, 1 or more.")
@@ -152,6 +152,12 @@ def account_run(
     -----
     PrivacyWarning
         If delta >= 1/n for the n records of the dataset, or the sampling is fixed-size.
+
+    Raises
+    ------
+    AccountingError
+        If an epsilon is too large to represent: a label's epsilon overflows
+        a float, or under replace-one the group-privacy factor 1 + e^epsilon does.
     """
     mechanism = validate_inputs(mechanism, noise, 1.0, 0, delta)
     check_run_inputs(pool_sizes, compositions)
@@ -259,7 +265,11 @@ def _within_label(mechanism: Mechanism, noise: float, account: LabelAccount, del
         if inner_delta <= needed:
             break
         if needed < 1e-300:
-            return EpsilonBounds(account.epsilon.lower, math.inf, math.inf, delta, "replace-one within label: group of two")
+            raise AccountingError(
+                f"label {account.label!r} at noise {noise:g} has an add/remove epsilon of {inner.upper:.4g} at "
+                f"delta={inner_delta:.3g}, too large for the group-privacy step of replace-one accounting, whose "
+                "delta factor 1 + e^epsilon overflows: raise sigma (or lower eps0), or plan fewer selections."
+            )
         # Step a little past the fixed point d = delta / (1 + e^eps(d)) so that the check above passes.
         inner_delta = 0.99 * needed
     else:
