@@ -10,15 +10,14 @@ enforces.
 from __future__ import annotations
 
 import dataclasses
-import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .accounting import (
     PrivacyAccount,
     PrivacyAssumptions,
     account_run,
-    calibrate,
+    calibrate_run,
     default_delta,
     max_compositions,
     sample_rate,
@@ -61,37 +60,6 @@ class RunPlan:
 def worst_case_compositions(sizes: Mapping[str, int], t_max: int) -> dict[str, int]:
     """Return ``sizes[y] * t_max`` per label: every example reaching ``t_max`` tokens."""
     return {label: size * t_max for label, size in sizes.items()}
-
-
-def _calibrate_dataset(
-    account: Callable[[float], PrivacyAccount], start: float, target: float, gaussian: bool
-) -> float:
-    """Bisect on the noise until the dataset's epsilon upper bound meets ``target``.
-
-    Epsilon falls as sigma grows and rises with the exponential mechanism's eps0,
-    so the search moves sigma up and eps0 down from ``start``, which misses the
-    target. It returns the end of the final bracket that meets the target, within
-    a relative 1e-3 of the root.
-    """
-    factor = 1.5 if gaussian else 1 / 1.5
-
-    def meets(noise: float) -> bool:
-        return account(noise).dataset.upper <= target
-
-    unsafe, safe = start, start * factor
-    for _ in range(60):
-        if meets(safe):
-            break
-        unsafe, safe = safe, safe * factor
-    else:
-        raise BudgetError(f"no noise level meets target epsilon {target:g}: raise the target or lower --sizes.")
-    while abs(math.log(safe / unsafe)) > 1e-3:
-        middle = math.sqrt(safe * unsafe)
-        if meets(middle):
-            safe = middle
-        else:
-            unsafe = middle
-    return safe
 
 
 def plan_run(
@@ -146,14 +114,13 @@ def plan_run(
         )
 
     if target_epsilon is not None:
-        # Under add/remove the dataset's epsilon is the maximum over labels, so the
-        # noisiest label's calibration meets the target; replace-one combines labels.
-        noise = max(
-            calibrate(config.mechanism, target_epsilon, rates[label], planned[label], delta).noise for label in used
+        # The search runs on the dataset's epsilon, which combines the labels as the
+        # neighbouring relation requires.
+        calibration = calibrate_run(
+            config.mechanism, target_epsilon, used, planned,
+            config.num_splits, config.num_samples_per_split, delta, assumptions,
         )
-        if account(noise).dataset.upper > target_epsilon:
-            noise = _calibrate_dataset(account, noise, target_epsilon, config.mechanism == "gaussian")
-        config = dataclasses.replace(config, sigma=noise)
+        config = dataclasses.replace(config, sigma=calibration.noise)
 
     worst_case = account(config.sigma)
     caps = None
