@@ -97,7 +97,7 @@ def report_throughput(selections: int, repeats: int) -> None:
     )
     print(f"Noisy selections per second, universe {UNIVERSE} tokens, {SPLITS} splits, "
           f"best of {repeats} passes of {selections:,} selections; target {TARGET:,}")
-    print(f"| pass | per wall-clock second | ratio to target | per CPU second | ratio to target |")
+    print("| pass | per wall-clock second | ratio to target | per CPU second | ratio to target |")
     print("|---|---|---|---|---|")
     for name, work in passes:
         wall, cpu = best_rate(work, selections, repeats)

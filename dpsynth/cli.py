@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import os
 import sys
 import warnings
@@ -18,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .helpformat import HelpFormatter
+from .arguments import HelpFormatter, nonnegative_int, open_unit, positive_float, positive_int, sample_rate
 
 __all__ = ["build_parser", "main", "parse_sizes"]
 
@@ -32,54 +31,14 @@ class UsageError(ValueError):
     """Invalid command-line input; reported with exit status 2."""
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is invalid: give 1 or more")
-    return value
 
 
-def _nonnegative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is invalid: give 0 or more")
-    return value
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is invalid: give a positive finite number")
-    return value
 
 
-def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is invalid: give a number strictly between 0 and 1")
-    return value
 
 
-def _sample_rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is invalid: give a number in (0, 1]")
-    return value
 
 
 def parse_sizes(text: str) -> int | dict[str, int]:
@@ -120,19 +79,19 @@ def _add_accounting_inputs(parser: argparse.ArgumentParser, with_sigma: bool) ->
     )
     if with_sigma:
         parser.add_argument(
-            "--sigma", "--epsilon-per-token", dest="sigma", type=_positive_float, required=True,
+            "--sigma", "--epsilon-per-token", dest="sigma", type=positive_float, required=True,
             help="Gaussian: noise multiplier (unitless). Exponential: per-token epsilon eps0; "
             "--epsilon-per-token is the same option under a clearer name",
         )
     parser.add_argument(
-        "--sample-rate", type=_sample_rate, required=True,
+        "--sample-rate", type=sample_rate, required=True,
         help="Poisson sampling probability q per noisy selection, usually num_splits x shots / records of the label",
     )
     parser.add_argument(
-        "--compositions", type=_nonnegative_int, required=True,
+        "--compositions", type=nonnegative_int, required=True,
         help="number of noisy selections (tokens selected) to compose",
     )
-    parser.add_argument("--delta", type=_probability, required=True, help="target delta, in (0, 1)")
+    parser.add_argument("--delta", type=open_unit, required=True, help="target delta, in (0, 1)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
 
@@ -158,26 +117,26 @@ def _add_generate_parser(subparsers: Any) -> None:
         "--api-key-env", default="OPENAI_API_KEY",
         help="name of the environment variable that contains the API key (the key itself is never an option)",
     )
-    parser.add_argument("--timeout", type=_positive_float, default=60.0, help="timeout of one HTTP request, in seconds")
+    parser.add_argument("--timeout", type=positive_float, default=60.0, help="timeout of one HTTP request, in seconds")
     parser.add_argument(
-        "--max-retries", type=_nonnegative_int, default=2,
+        "--max-retries", type=nonnegative_int, default=2,
         help="retries of a failed HTTP request (408, 409, 429, 5xx, connection errors) with backoff",
     )
     parser.add_argument("--sizes", type=parse_sizes, default=3, help="examples per label: N, or label=N,label=N")
-    parser.add_argument("--t-max", type=_positive_int, default=20, help="maximum tokens per example")
+    parser.add_argument("--t-max", type=positive_int, default=20, help="maximum tokens per example")
     noise = parser.add_mutually_exclusive_group()
     noise.add_argument(
-        "--sigma", "--epsilon-per-token", dest="sigma", type=_positive_float,
+        "--sigma", "--epsilon-per-token", dest="sigma", type=positive_float,
         help="Gaussian: noise multiplier; exponential: per-token epsilon (default: 2.0 unless --epsilon is given)",
     )
     noise.add_argument(
-        "--epsilon", type=_positive_float,
+        "--epsilon", type=positive_float,
         help="target epsilon of the dataset: calibrate sigma so that a run with every example at t_max meets it",
     )
-    parser.add_argument("--delta", type=_probability, help="delta (default: well below 1/records, see docs)")
-    parser.add_argument("--num-splits", type=_positive_int, default=10, help="disjoint splits M per token")
-    parser.add_argument("--shots", type=_positive_int, default=1, help="private examples N per split")
-    parser.add_argument("--top-k", type=_positive_int, default=5, help="size of the public token universe")
+    parser.add_argument("--delta", type=open_unit, help="delta (default: well below 1/records, see docs)")
+    parser.add_argument("--num-splits", type=positive_int, default=10, help="disjoint splits M per token")
+    parser.add_argument("--shots", type=positive_int, default=1, help="private examples N per split")
+    parser.add_argument("--top-k", type=positive_int, default=5, help="size of the public token universe")
     parser.add_argument("--mechanism", choices=("gaussian", "exponential"), default="gaussian", help="noisy selection")
     parser.add_argument("--sampling", choices=("poisson", "fixed_size"), default="poisson", help="sampling scheme")
     parser.add_argument(
@@ -185,12 +144,12 @@ def _add_generate_parser(subparsers: Any) -> None:
         help="the neighbouring relation that epsilon protects: add or remove one record, or replace one",
     )
     parser.add_argument(
-        "--seed", type=_nonnegative_int,
+        "--seed", type=nonnegative_int,
         help="seed of the run, 0 or more; keep it secret, because it determines the noise (default: random)",
     )
-    parser.add_argument("--concurrency", type=_positive_int, default=16, help="maximum examples generated at once")
+    parser.add_argument("--concurrency", type=positive_int, default=16, help="maximum examples generated at once")
     parser.add_argument(
-        "--max-epsilon", type=_positive_float,
+        "--max-epsilon", type=positive_float,
         help="reject a run whose worst case (every example reaching t_max) has an epsilon upper bound above "
         "this at the run's delta, and cap each label's noisy selections to it during the run",
     )
@@ -235,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
         "mechanism) whose epsilon upper bound meets a target for a planned number of noisy selections.",
         formatter_class=HelpFormatter,
     )
-    calibrate_parser.add_argument("--epsilon", type=_positive_float, required=True, help="target epsilon")
+    calibrate_parser.add_argument("--epsilon", type=positive_float, required=True, help="target epsilon")
     _add_accounting_inputs(calibrate_parser, with_sigma=False)
     calibrate_parser.set_defaults(handler=_run_calibrate)
 

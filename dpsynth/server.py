@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 from aiohttp import web
 
-from .helpformat import HelpFormatter
+from .arguments import HelpFormatter, nonnegative_float, port, positive_int, unit_interval
 from .models import NextTokenModel, TopLogprobs
 
 __all__ = [
@@ -746,44 +746,12 @@ def _fault_list(text: str) -> list[str]:
     return kinds
 
 
-def _nonnegative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"{text!r} is invalid: give a finite number, 0 or more")
-    return value
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is invalid: give a whole number, 1 or more")
-    return value
 
 
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is invalid: give a probability from 0 to 1")
-    return value
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 0 <= value <= _MAX_PORT:
-        raise argparse.ArgumentTypeError(f"{text!r} is invalid: give a TCP port from 0 to {_MAX_PORT}")
-    return value
 
 
 def add_serve_mock_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -798,16 +766,16 @@ def add_serve_mock_parser(subparsers: Any) -> argparse.ArgumentParser:
         formatter_class=HelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind; keep 127.0.0.1 unless others must reach it")
-    parser.add_argument("--port", type=_port, default=8000, help="TCP port, 0 to 65535; 0 picks a free one")
-    parser.add_argument("--latency-ms", type=_nonnegative_float, default=0.0, help="delay before each response, in milliseconds")
-    parser.add_argument("--fault-rate", type=_rate, default=0.0, help="probability that a request gets a fault")
+    parser.add_argument("--port", type=port, default=8000, help="TCP port, 0 to 65535; 0 picks a free one")
+    parser.add_argument("--latency-ms", type=nonnegative_float, default=0.0, help="delay before each response, in milliseconds")
+    parser.add_argument("--fault-rate", type=unit_interval, default=0.0, help="probability that a request gets a fault")
     parser.add_argument(
         "--faults", type=_fault_list, default=",".join(FAULT_KINDS),
         help="comma-separated fault kinds to draw from: " + ", ".join(FAULT_KINDS),
     )
-    parser.add_argument("--stall-seconds", type=_nonnegative_float, default=30.0, help="how long a stall fault delays a response, in seconds")
-    parser.add_argument("--retry-after-ms", type=_nonnegative_float, default=1000.0, help="wait that a 429 fault asks for, in milliseconds")
-    parser.add_argument("--max-logprobs", type=_positive_int, default=20, help="maximum number of candidates per token that a request may ask for")
+    parser.add_argument("--stall-seconds", type=nonnegative_float, default=30.0, help="how long a stall fault delays a response, in seconds")
+    parser.add_argument("--retry-after-ms", type=nonnegative_float, default=1000.0, help="wait that a 429 fault asks for, in milliseconds")
+    parser.add_argument("--max-logprobs", type=positive_int, default=20, help="maximum number of candidates per token that a request may ask for")
     parser.add_argument(
         "--logprobs-shape", choices=LOGPROBS_SHAPES, default="legacy",
         help="logprobs shape on /v1/completions: legacy (OpenAI, vLLM) or content (llama.cpp)",

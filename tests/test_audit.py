@@ -24,7 +24,6 @@ from dpsynth.audit import (
     AuditSettings,
     Canary,
     CanaryModel,
-    Variant,
     add_audit_parser,
     audit_mechanism,
     audit_vectors,

@@ -21,41 +21,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..arguments import open_unit, positive_float, positive_int, sample_rate
 from .trials import VARIANT_DESCRIPTIONS, AuditSettings, Variant
 
 __all__ = ["add_audit_parser", "read_canaries", "run_audit", "write_canaries"]
-
-
-def _number(text: str, kind: type, check: Any, expected: str) -> Any:
-    try:
-        value = kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not check(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is invalid: give {expected}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    return _number(text, int, lambda v: v >= 1, "a whole number, 1 or more")
-
-
-def _positive_float(text: str) -> float:
-    return _number(text, float, lambda v: math.isfinite(v) and v > 0, "a positive finite number")
-
-
-def _open_unit(text: str) -> float:
-    return _number(text, float, lambda v: 0 < v < 1, "a number strictly between 0 and 1")
-
-
-def _sample_rate(text: str) -> float:
-    return _number(text, float, lambda v: 0 < v <= 1, "a number in (0, 1]")
 
 
 def _add_column_options(parser: argparse.ArgumentParser) -> None:
@@ -75,23 +49,23 @@ def _add_mechanism_parser(modes: Any) -> None:
 
     parser.add_argument("--mechanism", choices=("gaussian", "exponential"), default=defaults.mechanism,
                         help="the noisy selection to audit (default: %(default)s)")
-    parser.add_argument("--sigma", "--epsilon-per-token", dest="noise", type=_positive_float, default=defaults.noise,
+    parser.add_argument("--sigma", "--epsilon-per-token", dest="noise", type=positive_float, default=defaults.noise,
                         help="Gaussian: noise multiplier sigma; exponential: per-token epsilon eps0 (default: %(default)s)")
-    parser.add_argument("--sample-rate", type=_sample_rate, default=defaults.sample_rate,
+    parser.add_argument("--sample-rate", type=sample_rate, default=defaults.sample_rate,
                         help="probability q that the canary joins a step's sample (default: %(default)s)")
-    parser.add_argument("--compositions", "--steps", dest="compositions", type=_positive_int,
+    parser.add_argument("--compositions", "--steps", dest="compositions", type=positive_int,
                         default=defaults.compositions, help="noisy selections (token steps) per run (default: %(default)s)")
-    parser.add_argument("--num-splits", type=_positive_int, default=defaults.num_splits, help="splits M per step (default: %(default)s)")
-    parser.add_argument("--universe-size", type=_positive_int, default=defaults.universe_size,
+    parser.add_argument("--num-splits", type=positive_int, default=defaults.num_splits, help="splits M per step (default: %(default)s)")
+    parser.add_argument("--universe-size", type=positive_int, default=defaults.universe_size,
                         help="tokens k in the universe, 2 or more (default: %(default)s)")
 
-    parser.add_argument("--trials", type=_positive_int, default=100_000,
+    parser.add_argument("--trials", type=positive_int, default=100_000,
                         help="runs per dataset for the estimate (default: %(default)s)")
-    parser.add_argument("--threshold-trials", type=_positive_int,
+    parser.add_argument("--threshold-trials", type=positive_int,
                         help="runs per dataset that choose the test's threshold (default: a quarter of --trials)")
-    parser.add_argument("--confidence", type=_open_unit, default=defaults.confidence,
+    parser.add_argument("--confidence", type=open_unit, default=defaults.confidence,
                         help="confidence level of the lower bound (default: %(default)s)")
-    parser.add_argument("--delta", type=_open_unit, default=defaults.delta, help="delta of the claim (default: %(default)s)")
+    parser.add_argument("--delta", type=open_unit, default=defaults.delta, help="delta of the claim (default: %(default)s)")
 
     parser.add_argument("--seed", type=int, help="seed of the runs, for a reproducible audit (default: random)")
     variants = "; ".join(f"{variant.value}: {text}" for variant, text in VARIANT_DESCRIPTIONS.items())
@@ -114,10 +88,10 @@ def _add_text_parser(modes: Any) -> None:
     parser.add_argument("--synthetic", type=Path, required=True, help="the generated dataset: .jsonl, .csv or .json")
     parser.add_argument("--private", type=Path, required=True, help="the private records the dataset came from")
     _add_column_options(parser)
-    parser.add_argument("--min-length", type=_positive_int, default=8,
+    parser.add_argument("--min-length", type=positive_int, default=8,
                         help="shortest shared run of tokens that counts as an overlap (default: %(default)s)")
     parser.add_argument("--canaries", type=Path, help="canary file written by 'dpsynth audit canaries'")
-    parser.add_argument("--candidates", type=_positive_int, default=1000,
+    parser.add_argument("--candidates", type=positive_int, default=1000,
                         help="random candidate secrets each canary is ranked against (default: %(default)s)")
     parser.add_argument("--seed", type=int, help="seed of the candidate secrets (default: random)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
@@ -135,8 +109,8 @@ def _add_canaries_parser(modes: Any) -> None:
     source.add_argument("--data", type=Path, help="private labelled records: .jsonl, .csv or LlamaIndex .json")
     source.add_argument("--demo", action="store_true", help="use the bundled, fictional patient-message dataset")
     _add_column_options(parser)
-    parser.add_argument("--per-label", type=_positive_int, default=1, help="canaries inserted into each label (default: %(default)s)")
-    parser.add_argument("--length", type=_positive_int, default=6, help="secret digits per canary (default: %(default)s)")
+    parser.add_argument("--per-label", type=positive_int, default=1, help="canaries inserted into each label (default: %(default)s)")
+    parser.add_argument("--length", type=positive_int, default=6, help="secret digits per canary (default: %(default)s)")
     parser.add_argument("--out", type=Path, required=True, help="the dataset with the canaries")
     parser.add_argument("--canaries-out", type=Path, required=True, help="the canary file (JSON Lines)")
     parser.add_argument("--seed", type=int, help="seed of the secrets and positions (default: random)")
