@@ -131,6 +131,8 @@ def plan_run(
                 f"{worst_case.dataset.upper:.4g} (upper bound) at delta={delta:g}, more than "
                 f"max_epsilon={max_epsilon:g}: raise sigma, or lower --sizes or --t-max."
             )
+        # NOTE: each cap bounds one label's add/remove epsilon. Under replace-one two
+        # labels combine, and only the worst-case check above bounds the combination.
         caps = {
             label: max_compositions(config.mechanism, config.sigma, rates[label], max_epsilon, delta)
             for label in used
