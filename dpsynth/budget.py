@@ -129,7 +129,12 @@ def plan_run(
             raise BudgetError(
                 f"the run's worst case (every example reaching t_max={config.t_max}) spends epsilon "
                 f"{worst_case.dataset.upper:.4g} (upper bound) at delta={delta:g}, more than "
-                f"max_epsilon={max_epsilon:g}: raise sigma, or lower --sizes or --t-max."
+                f"max_epsilon={max_epsilon:g}: "
+                + (
+                    "lower the target epsilon, or raise max_epsilon."
+                    if target_epsilon is not None
+                    else "raise sigma, or lower --sizes or --t-max."
+                )
             )
         # NOTE: each cap bounds one label's add/remove epsilon. Under replace-one two
         # labels combine, and only the worst-case check above bounds the combination.

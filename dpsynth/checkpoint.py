@@ -179,8 +179,8 @@ class CheckpointWriter:
         path = Path(path)
         if path.exists():
             raise CheckpointError(
-                f"checkpoint {str(path)!r} already exists: pass --resume to continue it or "
-                "--force to start over."
+                f"checkpoint {str(path)!r} already exists: resume its run (resume=True, --resume), "
+                "or delete it to start over (--force)."
             )
         write_text_atomically(path, _header_line(params, entropy))
         os.chmod(path, 0o600)

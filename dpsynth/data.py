@@ -66,7 +66,8 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     if suffix not in formats:
         raise DataError(
             f"cannot tell the format of {str(path)!r} from its suffix {suffix!r}: use .jsonl, "
-            ".csv or .json (LlamaIndex LabelledSimpleDataset), or pass the format explicitly."
+            ".csv or .json (LlamaIndex LabelledSimpleDataset). A data file with another suffix "
+            "can be read with --format."
         )
     return formats[suffix]
 
@@ -192,7 +193,8 @@ def load_records(
         One of :data:`FORMATS`; by default it follows the suffix.
     text_column, label_column
         Field names for JSONL and CSV. LlamaIndex JSON always uses ``text`` and
-        ``reference_label``.
+        ``reference_label``. Labels are stripped of surrounding whitespace; texts
+        are returned exactly as stored.
 
     Raises
     ------

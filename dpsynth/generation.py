@@ -24,6 +24,7 @@ import hashlib
 import logging
 import math
 import os
+import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from .accounting import PrivacyWarning
 from .checkpoint import CheckpointError, CheckpointState, CheckpointWriter, read_checkpoint
 from .data import Example, group_by_label
 from .distributions import TokenUniverse, merge, split_distribution, token_universe
@@ -109,12 +111,14 @@ class GenerationConfig:
     bundle: PromptBundle = field(default_factory=PromptBundle)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.bundle, PromptBundle):
+            raise TypeError(f"bundle={self.bundle!r} is invalid: give a dpsynth.prompts.PromptBundle.")
         _check_whole("t_max", self.t_max, 1)
         _check_whole("num_splits", self.num_splits, 1)
         _check_whole("num_samples_per_split", self.num_samples_per_split, 1)
         _check_whole("top_k", self.top_k, 1)
         noise_name = "sigma" if self.mechanism == "gaussian" else "sigma (the per-token epsilon)"
-        if isinstance(self.sigma, bool) or not isinstance(self.sigma, (int, float, np.floating)):
+        if isinstance(self.sigma, bool) or not isinstance(self.sigma, (int, float, np.floating, np.integer)):
             raise TypeError(f"{noise_name}={self.sigma!r} is invalid: give a positive finite number.")
         if not math.isfinite(self.sigma) or self.sigma <= 0:
             raise ValueError(f"{noise_name}={self.sigma!r} is invalid: give a positive finite number.")
@@ -485,6 +489,10 @@ async def agenerate(
     """Generate a differentially private synthetic dataset; see :func:`generate`."""
     config = config or GenerationConfig()
     _check_whole("concurrency", concurrency, 1)
+    if seed is not None:
+        _check_whole("seed", seed, 0)
+    if not records:
+        raise ValueError("records is empty: give the private labelled records to learn from.")
     check_labels(record.label for record in records)
     texts = prepare_texts((record.text for record in records), config.bundle, on_heading)
     pools = group_by_label(Example(text, record.label) for text, record in zip(texts, records))
@@ -608,10 +616,23 @@ async def _run_examples(
     finally:
         bar.close()
 
+    unknown = sorted({label for label, _ in done_tokens} - set(labels))
+    if unknown:
+        raise CheckpointError(
+            f"the checkpoint records selections for label(s) {unknown} that the data does not contain; "
+            "it was changed by something other than dpsynth."
+        )
     ordered = [finished[(label, index)] for label in labels for index in range(wanted[label])]
     selections = {label: ledger.spent.get(label, 0) for label in labels if wanted[label]}
     pool_sizes = {label: len(pools[label]) for label in selections}
     logger.info("Generated %d examples with %d noisy selections.", len(ordered), sum(selections.values()))
+    privacy = _account(config, pool_sizes, selections, delta, assumptions)
+    with warnings.catch_warnings():
+        # The same assumptions were just accounted, and their warnings raised once.
+        warnings.simplefilter("ignore", PrivacyWarning)
+        worst_case = _account(
+            config, pool_sizes, {label: wanted[label] * config.t_max for label in selections}, delta, assumptions
+        )
     return GenerationResult(
         examples=tuple(Example(item.text, item.label) for item in ordered),
         sizes={label: wanted[label] for label in selections},
@@ -620,10 +641,8 @@ async def _run_examples(
         config=config,
         model=model.name,
         delta=delta,
-        privacy=_account(config, pool_sizes, selections, delta, assumptions),
-        worst_case=_account(
-            config, pool_sizes, {label: wanted[label] * config.t_max for label in selections}, delta, assumptions
-        ),
+        privacy=privacy,
+        worst_case=worst_case,
     )
 
 

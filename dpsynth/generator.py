@@ -153,8 +153,19 @@ class SyntheticDatasetGenerator:
         """Generate one example of ``label``. Its privacy account is in :attr:`last_result`.
 
         Every call is a separate release: the epsilons of several calls compose.
+        The example is not checkpointed, so that calls do not collide on one file.
         """
-        result = await self.arun({label: 1}, t_max, sigma, num_splits, num_samples_per_split, seed=seed)
+        result = await agenerate(
+            self.records,
+            self.model,
+            {label: 1},
+            self._config(t_max, sigma, num_splits, num_samples_per_split),
+            seed=seed,
+            delta=self.delta,
+            concurrency=self.concurrency,
+            show_progress=self.show_progress,
+        )
+        self.last_result = result
         return result.examples[0]
 
     def generate_dp_synthetic_example(

@@ -308,13 +308,28 @@ def report_from_checkpoint(path: str | os.PathLike[str], *, endpoint: str | None
     report accounts what was spent, also for a run that did not finish.
     """
     from .accounting import PrivacyAssumptions, account_run
-    from .checkpoint import read_checkpoint
+    from .checkpoint import CheckpointError, read_checkpoint
 
     state = read_checkpoint(path)
-    params = state.params
-    config = params["config"]
-    sizes = {label: size for label, size in params["sizes"].items() if size}
+    try:
+        params = state.params
+        config = params["config"]
+        sizes = {label: size for label, size in params["sizes"].items() if size}
+        assumptions = PrivacyAssumptions(
+            neighbouring=params.get("neighbouring", "add_remove"), sampling=config["sampling"]
+        )
+    except (KeyError, TypeError, AttributeError, ValueError) as error:
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} has invalid run parameters ({error}). The file was changed by "
+            "something other than dpsynth; restore it or start a new run."
+        ) from None
     spent = state.selections()
+    unknown = sorted(set(spent) - set(sizes))
+    if unknown:
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} records selections for label(s) {unknown} that its run did not "
+            "request; it was changed by something other than dpsynth."
+        )
 
     def account(compositions: Mapping[str, int]) -> Any:
         return account_run(
@@ -325,9 +340,7 @@ def report_from_checkpoint(path: str | os.PathLike[str], *, endpoint: str | None
             num_splits=config["num_splits"],
             shots=config["num_samples_per_split"],
             delta=params["delta"],
-            assumptions=PrivacyAssumptions(
-                neighbouring=params.get("neighbouring", "add_remove"), sampling=config["sampling"]
-            ),
+            assumptions=assumptions,
         )
 
     privacy = account({label: spent.get(label, 0) for label in sizes})

@@ -487,3 +487,8 @@ def test_llamaindex_pack_rejects_many_tokens():
 def test_llamaindex_pack_crash_setting():
     # sigma = 1.0, q = 0.2, 1000 compositions: prv-accountant 0.2.0 raises RuntimeError, reported as None.
     assert llamaindex_pack_sigma_to_eps(1.0, "gaussian", size=200, max_token_cnt=1000, num_examples=1000) is None
+
+
+def test_account_run_rejects_empty_pool():
+    with pytest.raises(ValueError, match="pool size 0 of label 'a' is invalid"):
+        account_run("gaussian", 2.0, {"a": 0}, {"a": 5}, 10, 1, 1e-6)

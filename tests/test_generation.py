@@ -257,3 +257,23 @@ class BrokenLogprobModel:
 def test_invalid_logprob_is_model_error(records):
     with pytest.raises(ModelError, match="logprob 5.0"):
         generate(records, BrokenLogprobModel(), 1, CONFIG, show_progress=False)
+
+
+def test_config_rejects_missing_bundle():
+    with pytest.raises(TypeError, match="bundle=None"):
+        GenerationConfig(bundle=None)
+
+
+@pytest.mark.parametrize("seed, match", [(-1, "seed=-1"), (1.5, "seed=1.5")])
+def test_bad_seed_named(records, model, seed, match):
+    with pytest.raises(ValueError, match=match):
+        _generate(records, model, seed=seed)
+
+
+def test_empty_records_named(model):
+    with pytest.raises(ValueError, match="records is empty"):
+        generate([], model, 1, CONFIG, show_progress=False)
+
+
+def test_numpy_integer_sigma_accepted():
+    assert GenerationConfig(sigma=np.int64(2)).sigma == 2

@@ -43,3 +43,13 @@ def test_planned_epsilon_is_the_worst_case(generator):
 
 def test_labels_sorted(generator):
     assert generator.labels == sorted({record.label for record in load_demo()})
+
+
+def test_single_examples_with_checkpoint_path(tmp_path):
+    generator = SyntheticDatasetGenerator(
+        InContextModel(), load_demo(), show_progress=False, checkpoint_path=tmp_path / "run.checkpoint.jsonl"
+    )
+    first = generator.generate_dp_synthetic_example("asthma", t_max=4, seed=1)
+    second = generator.generate_dp_synthetic_example("asthma", t_max=4, seed=2)
+    assert first.label == second.label == "asthma"
+    assert not (tmp_path / "run.checkpoint.jsonl").exists()

@@ -78,3 +78,17 @@ def test_example_report_in_docs_is_current(tmp_path):
     generated = out.with_name(out.name + ".privacy.md").read_text(encoding="utf-8")
     stored = (Path(__file__).resolve().parent.parent / "docs" / "example-privacy-report.md").read_text(encoding="utf-8")
     assert stored.split("-->\n\n", 1)[1].split("## Versions")[0] == generated.split("## Versions")[0]
+
+
+def test_report_rejects_tampered_parameters(run, tmp_path):
+    import pytest as _pytest
+
+    from dpsynth.checkpoint import CheckpointError
+
+    lines = run.with_name(run.name + ".checkpoint.jsonl").read_text().splitlines(keepends=True)
+    header = json.loads(lines[0])
+    header["params"]["config"]["sampling"] = "zzz"
+    tampered = tmp_path / "tampered.checkpoint.jsonl"
+    tampered.write_text(json.dumps(header) + "\n" + "".join(lines[1:]))
+    with _pytest.raises(CheckpointError, match="invalid run parameters"):
+        report_from_checkpoint(tampered)

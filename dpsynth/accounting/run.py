@@ -172,6 +172,11 @@ def check_run_inputs(pool_sizes: Mapping[str, int], compositions: Mapping[str, i
         raise ValueError(f"compositions name labels {unknown} that have no pool size: add them to pool_sizes.")
     if not pool_sizes:
         raise ValueError("pool_sizes is empty: give the number of private records of each label.")
+    for label, size in pool_sizes.items():
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(
+                f"pool size {size!r} of label {label!r} is invalid: give the number of its private records, 1 or more."
+            )
 
 
 def account_checked_run(

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ..arguments import open_unit, positive_float, positive_int, sample_rate
+from ..arguments import nonnegative_int, open_unit, positive_float, positive_int, sample_rate
 from .trials import VARIANT_DESCRIPTIONS, AuditSettings, Variant
 
 __all__ = ["add_audit_parser", "read_canaries", "run_audit", "write_canaries"]
@@ -67,7 +67,7 @@ def _add_mechanism_parser(modes: Any) -> None:
                         help="confidence level of the lower bound (default: %(default)s)")
     parser.add_argument("--delta", type=open_unit, default=defaults.delta, help="delta of the claim (default: %(default)s)")
 
-    parser.add_argument("--seed", type=int, help="seed of the runs, for a reproducible audit (default: random)")
+    parser.add_argument("--seed", type=nonnegative_int, help="seed of the runs, for a reproducible audit (default: random)")
     variants = "; ".join(f"{variant.value}: {text}" for variant, text in VARIANT_DESCRIPTIONS.items())
     parser.add_argument("--variant", choices=[variant.value for variant in Variant], default=Variant.CORRECT.value,
                         help=f"the mechanism to audit, correct by default ({variants})")
@@ -93,7 +93,7 @@ def _add_text_parser(modes: Any) -> None:
     parser.add_argument("--canaries", type=Path, help="canary file written by 'dpsynth audit canaries'")
     parser.add_argument("--candidates", type=positive_int, default=1000,
                         help="random candidate secrets each canary is ranked against (default: %(default)s)")
-    parser.add_argument("--seed", type=int, help="seed of the candidate secrets (default: random)")
+    parser.add_argument("--seed", type=nonnegative_int, help="seed of the candidate secrets (default: random)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     parser.set_defaults(handler=run_audit)
 
@@ -113,7 +113,7 @@ def _add_canaries_parser(modes: Any) -> None:
     parser.add_argument("--length", type=positive_int, default=6, help="secret digits per canary (default: %(default)s)")
     parser.add_argument("--out", type=Path, required=True, help="the dataset with the canaries")
     parser.add_argument("--canaries-out", type=Path, required=True, help="the canary file (JSON Lines)")
-    parser.add_argument("--seed", type=int, help="seed of the secrets and positions (default: random)")
+    parser.add_argument("--seed", type=nonnegative_int, help="seed of the secrets and positions (default: random)")
     parser.add_argument("--force", action="store_true", help="overwrite existing output files")
     parser.set_defaults(handler=run_audit)
 
