@@ -109,15 +109,26 @@ class SyntheticDatasetGenerator:
         resume: bool = False,
     ) -> GenerationResult:
         """Generate ``sizes`` examples per label; see :func:`dpsynth.generation.generate`."""
+        config = self._config(t_max, sigma, num_splits, num_samples_per_split)
+        return await self._agenerate(sizes, config, seed, self.checkpoint_path, resume)
+
+    async def _agenerate(
+        self,
+        sizes: int | Mapping[str, int],
+        config: GenerationConfig,
+        seed: int | None,
+        checkpoint_path: str | os.PathLike[str] | None,
+        resume: bool,
+    ) -> GenerationResult:
         result = await agenerate(
             self.records,
             self.model,
             sizes,
-            self._config(t_max, sigma, num_splits, num_samples_per_split),
+            config,
             seed=seed,
             delta=self.delta,
             concurrency=self.concurrency,
-            checkpoint_path=self.checkpoint_path,
+            checkpoint_path=checkpoint_path,
             resume=resume,
             show_progress=self.show_progress,
         )
@@ -155,17 +166,8 @@ class SyntheticDatasetGenerator:
         Every call is a separate release: the epsilons of several calls compose.
         The example is not checkpointed, so that calls do not collide on one file.
         """
-        result = await agenerate(
-            self.records,
-            self.model,
-            {label: 1},
-            self._config(t_max, sigma, num_splits, num_samples_per_split),
-            seed=seed,
-            delta=self.delta,
-            concurrency=self.concurrency,
-            show_progress=self.show_progress,
-        )
-        self.last_result = result
+        config = self._config(t_max, sigma, num_splits, num_samples_per_split)
+        result = await self._agenerate({label: 1}, config, seed, None, False)
         return result.examples[0]
 
     def generate_dp_synthetic_example(
