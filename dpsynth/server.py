@@ -35,7 +35,7 @@ one fault, drawn uniformly from ``faults``:
 
 - ``"429"``: HTTP 429 with ``Retry-After`` (whole seconds) and ``retry-after-ms``;
 - ``"500"``: HTTP 500;
-- ``"stall"``: the answer is held back ``stall_seconds``, so that clients time out;
+- ``"stall"``: the response is delayed by ``stall_seconds``, so that clients time out;
 - ``"no_logprobs"``: a normal answer whose choices have ``"logprobs": null``.
 """
 
@@ -105,7 +105,7 @@ class ServerStats:
     completions_requests, chat_requests
         POST requests to ``/v1/completions`` and ``/v1/chat/completions``.
     prompts
-        Prompts answered (a completions request may carry many).
+        Prompts served (a completions request may carry many).
     unreadable_prompts
         Prompts the model could not read, answered with the end-of-text token.
     faults
@@ -530,7 +530,7 @@ def create_app(
         The generator of the fault draws, or a seed for a new one. Draws happen
         in request arrival order.
     stall_seconds
-        How long a ``"stall"`` fault holds the answer back.
+        How long a ``"stall"`` fault delays the response, in seconds.
     retry_after
         Seconds a ``"429"`` fault asks the client to wait.
     max_logprobs

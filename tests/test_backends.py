@@ -399,7 +399,7 @@ def test_rate_limit_exhausted(model):
 def test_timeout_exhausted(model):
     with running_server(model, fault_rate=1.0, faults=["stall"], stall_seconds=2.0) as server:
         backend = OpenAICompletionsModel("mock", base_url=server.base_url, timeout=0.2, max_retries=0)
-        with pytest.raises(ModelError, match="did not answer within 0.2 s"):
+        with pytest.raises(ModelError, match="did not respond within 0.2 s"):
             ask(backend, step_batch(), 2)
 
 

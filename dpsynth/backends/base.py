@@ -179,7 +179,7 @@ class OpenAIEndpointModel:
 
     @property
     def max_top_k(self) -> int | None:
-        """The most candidates per token the endpoint returns, or None if unknown."""
+        """The maximum number of candidates per token the endpoint returns, or None if unknown."""
         return self._max_top_k
 
     @property
@@ -263,7 +263,7 @@ class OpenAIEndpointModel:
             self._count(requests=1, client_retries=retries)
             if retries:
                 logger.info(
-                    "%s answered after %d retries of the openai client (%d client retries so far).",
+                    "%s responded after %d retries of the openai client (%d client retries so far).",
                     self.endpoint, retries, self._stats.client_retries,
                 )
             try:
@@ -343,7 +343,7 @@ class OpenAIEndpointModel:
         where = self._where()
         if isinstance(error, openai.APITimeoutError):
             return ModelError(
-                f"{where} did not answer within {self.timeout:g} s, on the first attempt and "
+                f"{where} did not respond within {self.timeout:g} s, on the first attempt and "
                 f"{self.max_retries} retries. Check that the server is up and not overloaded, "
                 "then rerun with --resume."
             )
