@@ -433,7 +433,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("dpsynth: the checkpoint keeps every finished step; rerun with --resume to continue.", file=sys.stderr)
         return EXIT_FAILED
     except BrokenPipeError:
-        # The reader of stdout went away (for example `| head`); say nothing more.
+        # The reader of stdout went away (for example `| head`), so print nothing more.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:

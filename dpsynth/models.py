@@ -22,7 +22,7 @@ TopLogprobs = Mapping[str, float]
 class ModelError(RuntimeError):
     """A model or endpoint failed to return usable next-token logprobs.
 
-    The message names the endpoint and model and says what to change. It never
+    The message names the endpoint and model and the change that fixes it. It never
     contains prompt text or an API key.
     """
 

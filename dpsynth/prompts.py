@@ -19,7 +19,7 @@ the private data.
 
 A generated text ends at a newline, so every text is one line in a prompt. A
 private text with a line that starts with a heading would add a block of its own
-and change what the model sees; :func:`prepare_texts` detects it.
+and change the prompt the model reads. :func:`prepare_texts` detects it.
 """
 
 from __future__ import annotations

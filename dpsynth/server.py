@@ -36,7 +36,7 @@ one fault, drawn uniformly from ``faults``:
 - ``"429"``: HTTP 429 with ``Retry-After`` (whole seconds) and ``retry-after-ms``;
 - ``"500"``: HTTP 500;
 - ``"stall"``: the response is delayed by ``stall_seconds``, so that clients time out;
-- ``"no_logprobs"``: a normal answer whose choices have ``"logprobs": null``.
+- ``"no_logprobs"``: a normal response whose choices have ``"logprobs": null``.
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ class ServerStats:
     prompts
         Prompts served (a completions request may carry many).
     unreadable_prompts
-        Prompts the model could not read, answered with the end-of-text token.
+        Prompts the model could not read, returned with the end-of-text token.
     faults
         Injected faults by kind.
     """
@@ -532,7 +532,7 @@ def create_app(
     stall_seconds
         How long a ``"stall"`` fault delays the response, in seconds.
     retry_after
-        Seconds a ``"429"`` fault asks the client to wait.
+        Seconds a ``"429"`` fault tells the client to wait, in its ``Retry-After`` header.
     max_logprobs
         The most candidates per token a request may ask for; the model's
         ``max_top_k`` (else 20, vLLM's default) when None.

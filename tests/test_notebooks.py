@@ -108,11 +108,13 @@ def test_runs_in_project_kernel(path):
 def test_opens_with_goals_and_ends_with_exercise(path):
     notebook = _load(path)
     first = _source(notebook["cells"][0])
-    assert first.startswith("# ") and "After this notebook you will be able to" in first
+    assert first.startswith("# ")
+    assert "After this notebook you will be able to" in first
     markdown = "\n".join(_source(cell) for cell in notebook["cells"] if cell["cell_type"] == "markdown")
     assert "## Summary" in markdown
     assert "## Exercise" in markdown
-    assert "<details>" in markdown and "</details>" in markdown
+    assert "<details>" in markdown
+    assert "</details>" in markdown
 
 
 @pytest.mark.parametrize("path", PATHS, ids=EXPECTED)
